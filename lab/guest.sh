@@ -1,0 +1,53 @@
+#!/bin/bash
+# PID 1 of the lab VM. Builds the hosts of lab/topology.sh as network namespaces, each with its own
+# user-mode NIC (the machine reaches its sshd on a loopback port) and legs on the lan and back bridges,
+# starts one sshd per host with that host's pinned key, says "lab ready" on the console, then reaps.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t devpts -o gid=5,mode=620 devpts /dev/pts 2>/dev/null || { mkdir -p /dev/pts; mount -t devpts devpts /dev/pts; }
+mount -t tmpfs -o mode=0755 run /run; mount -t tmpfs tmp /tmp; chmod 1777 /tmp
+mkdir -p /run/netns /run/sshd /var/run
+echo /lab/bin/modprobe > /proc/sys/kernel/modprobe
+hostname lab
+ip link set lo up
+log() { echo "lab: $*" > /dev/console; }
+
+# The root filesystem is the machine's own (read-only, with a tmpfs overlay): give root a login that
+# sshd accepts without PAM, an empty .bashrc (the machine's may be slow), and the sshd privsep user.
+sed -i 's/^root:[^:]*:/root:*:/' /etc/shadow
+: > /root/.bashrc; rm -f /root/.bash_profile /root/.profile
+grep -q '^sshd:' /etc/passwd || echo 'sshd:x:101:65534::/run/sshd:/usr/sbin/nologin' >> /etc/passwd
+/lab/bin/modprobe ip_vs || log "ip_vs did not load"
+
+. /lab/topology.sh
+for br in lan back; do ip link add "$br" type bridge; ip link set "$br" up; done
+i=0
+while read -r name lan4 lan6 back4 back6 <&3; do
+  [ -n "$name" ] || continue
+  i=$((i + 1))
+  ip netns add "$name"
+  mgmt=$(grep -l "52:54:00:1a:b0:0$i" /sys/class/net/*/address | cut -d/ -f5)
+  ip link set "$mgmt" netns "$name"
+  ns() { ip netns exec "$name" "$@"; }
+  ns ip link set lo up
+  ns ip link set "$mgmt" name mgmt
+  ns ip addr add 10.254.0.15/24 dev mgmt; ns ip link set mgmt up
+  ip link add "$name-lan" type veth peer name lan0 netns "$name"
+  ip link set "$name-lan" master lan up
+  ns ip addr add "$lan4/24" dev lan0; ns ip addr add "$lan6/64" dev lan0 nodad; ns ip link set lan0 up
+  if [ "$back4" != - ]; then
+    ip link add "$name-back" type veth peer name back0 netns "$name"
+    ip link set "$name-back" master back up
+    ns ip addr add "$back4/24" dev back0; ns ip addr add "$back6/64" dev back0 nodad; ns ip link set back0 up
+    case "$name" in rs*)
+      ns ip route add default via "$LAB_NAT_GATEWAY4" table 100
+      ns ip rule add from 10.1.0.0/24 table 100
+      ns ip -6 route add default via "$LAB_NAT_GATEWAY6" table 100
+      ns ip -6 rule add from fd01::/64 table 100;;
+    esac
+  fi
+  ns unshare --uts sh -c "hostname $name; exec /lab/root/usr/sbin/sshd -f /lab/sshd_config -h /lab/keys/$name -o PidFile=/run/sshd-$name.pid" \
+    || log "sshd for $name did not start"
+done 3<<< "$LAB_HOSTS"
+log "lab ready"
+while :; do wait; sleep 1; done

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds what the lab boots, into the cache, and prints the image folder:
+# - kernel-<package>/: Debian's kernel package (IPVS and every scheduler as modules), extracted, with
+#   the uncompressed vmlinux for PVH boot and a modules.dep; reused for as long as the cache lives.
+# - image-<key>/: the initramfs, the guest-only tools (sshd, ipvsadm, busybox: extracted from Debian
+#   packages, never installed on this machine), each host's SSH host key (pinned by every client) and
+#   the operator key; keyed by the kernel and the content of lab/, so a change to the lab rebuilds it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}/lab
+mkdir -p "$cache"
+fail() { echo "lab: $*" >&2; exit 1; }
+
+# Tools this machine needs: qemu and friends are installed with apt; the guest's sshd and ipvsadm run
+# from extracted packages, so only their libraries are installed here (no service is ever started).
+host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libnl-3-200 libnl-genl-3-200 libpopt0"
+missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $host_packages 2>/dev/null | awk '$2 != "installed" { print $1 }')
+for p in $host_packages; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ -n "${missing// }" ]; then
+  [ "$(id -u)" = 0 ] || fail "these Debian packages are missing and installing them needs root: $missing"
+  echo "lab: installing $missing" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } >&2 \
+    || fail "apt-get could not install: $missing"
+fi
+
+apt_ready=
+apt_fetch() { # packages... -> extracted into $PWD/root
+  [ -n "$apt_ready" ] || { apt-get update -qq >&2 || fail "apt-get update failed"; apt_ready=1; }
+  apt-get download -qq -o APT::Sandbox::User=root "$@" >&2 || fail "apt-get download $* failed"
+  for deb in *.deb; do dpkg -x "$deb" root; done; rm -f ./*.deb
+}
+
+kdir=$(for d in "$cache"/kernel-*; do [ -f "$d/ready" ] && echo "$d"; done | tail -n 1 || true)
+if [ -z "$kdir" ]; then
+  apt-get update -qq >&2 || fail "apt-get update failed"; apt_ready=1
+  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  [ -n "$pkg" ] || fail "apt does not name a kernel package behind linux-image-amd64"
+  kdir=$cache/kernel-$pkg
+  echo "lab: fetching and unpacking $pkg (about 70 MB)" >&2
+  rm -rf "$kdir"; mkdir -p "$kdir/tmp"; cd "$kdir/tmp"
+  apt_fetch "$pkg" busybox-static
+  mv root/boot root/lib "$kdir/"; mv root/bin/busybox "$kdir/busybox"; cd "$kdir"; rm -rf tmp
+  release=$(ls lib/modules); offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' boot/vmlinuz-* | head -n 1 | cut -d: -f1)
+  tail -c +$((offset + 1)) boot/vmlinuz-* | xz -dc 2>/dev/null > vmlinux || true
+  [ "$(head -c 4 vmlinux | od -An -c | tr -d ' ')" = '177ELF' ] || fail "could not extract vmlinux from $pkg"
+  ./busybox depmod -b "$kdir" "$release"
+  touch ready
+fi
+release=$(ls "$kdir/lib/modules")
+
+key=$( { echo "$kdir"; cat "$here/image.sh" "$here/init.sh" "$here/guest.sh" "$here/topology.sh"; } | sha256sum | cut -c1-12)
+img=$cache/image-$key
+if [ ! -f "$img/ready" ]; then
+  echo "lab: building image $key" >&2
+  rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
+  apt_fetch openssh-server openssh-sftp-server ipvsadm
+  missing_libs=$(ldd root/usr/sbin/sshd root/sbin/ipvsadm | awk '/not found/ { print $1 }' | sort -u)
+  [ -z "$missing_libs" ] || fail "the guest's sshd or ipvsadm needs libraries this machine lacks: $missing_libs"
+  cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
+  cp "$here/guest.sh" "$here/topology.sh" .
+  . "$here/topology.sh"
+  for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done
+  ssh-keygen -q -t ed25519 -N '' -C operator@pulumi-lvs-lab -f id_ed25519
+  cp id_ed25519.pub authorized_keys
+  cat > sshd_config <<CFG
+Port 22
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile /lab/authorized_keys
+StrictModes no
+UsePAM no
+UseDNS no
+PrintMotd no
+MaxSessions 64
+MaxStartups 64:30:128
+Subsystem sftp /lab/root/usr/lib/openssh/sftp-server
+CFG
+  # initramfs: busybox plus the modules needed to mount the roots; the rest load on demand later.
+  ir=initramfs; mkdir -p "$ir/bin" "$ir/lib/modules/$release"
+  cp "$kdir/busybox" "$ir/bin/busybox"; cp "$here/init.sh" "$ir/init"; chmod +x "$ir/init"
+  dep="$kdir/lib/modules/$release/modules.dep"
+  want="virtio_pci virtio_net 9pnet_virtio 9p overlay"; seen=""
+  while [ -n "$want" ]; do
+    set -- $want; m=$1; shift; want="$*"
+    case " $seen " in *" $m "*) continue;; esac; seen="$seen $m"
+    line=$(grep -E "(^|/)$m\.ko:" "$dep") || fail "module $m not in $release"
+    file=${line%%:*}; mkdir -p "$ir/lib/modules/$release/$(dirname "$file")"
+    cp "$kdir/lib/modules/$release/$file" "$ir/lib/modules/$release/$file"
+    for d in ${line#*:}; do want="$want $(basename "$d" .ko)"; done
+  done
+  cp "$dep" "$ir/lib/modules/$release/"
+  (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.cpio.gz; rm -rf "$ir"
+  echo "KERNEL_DIR=$kdir" > kernel.env; echo "KERNEL_RELEASE=$release" >> kernel.env
+  touch ready
+fi
+echo "$img"
