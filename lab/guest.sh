@@ -9,6 +9,9 @@ mount -t tmpfs -o mode=0755 run /run; mount -t tmpfs tmp /tmp; chmod 1777 /tmp
 mkdir -p /run/netns /run/sshd /var/run
 echo /lab/bin/modprobe > /proc/sys/kernel/modprobe
 hostname lab
+# The project checkout that started the lab, live (cache=none) at the same path as on the machine.
+project=$(sed -n 's/.*lab\.project=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$project" ]; then mkdir -p "$project"; mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=none project "$project"; fi
 ip link set lo up
 log() { echo "lab: $*" > /dev/console; }
 

@@ -4,6 +4,7 @@
 # Its state (qemu pid, console log, lab.json for the tests, known_hosts) lives in $PULUMI_LVS_CACHE/lab/run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
 run=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}/lab/run
 base_port=${PULUMI_LVS_LAB_PORT:-22200}
 . "$here/topology.sh"
@@ -28,8 +29,8 @@ down() {
 up() {
   local img; img=$(bash "$here/image.sh")
   if running; then
-    if [ "$(cat "$run/image" 2>/dev/null)" = "$img" ]; then wait_ssh; return; fi
-    echo "lab: the image changed; restarting the lab" >&2; down
+    if [ "$(cat "$run/image" 2>/dev/null)" = "$img" ] && [ "$(cat "$run/project" 2>/dev/null)" = "$repo" ]; then wait_ssh; return; fi
+    echo "lab: the image or the project checkout changed; restarting the lab" >&2; down
   fi
   command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
   . "$img/kernel.env"
@@ -43,11 +44,12 @@ up() {
            -device "virtio-net-pci,netdev=n$i,mac=52:54:00:1a:b0:0$i")
   done
   mkdir -p "$run"; rm -f "$run/console.log"
-  echo "$img" > "$run/image"
+  echo "$img" > "$run/image"; echo "$repo" > "$run/project"
   local start=$SECONDS
   # shellcheck disable=SC2086
   qemu-system-x86_64 -name pulumi-lvs-lab $accel -machine pc -smp 2 -m 2048 -no-reboot \
-    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 panic=-1 quiet" \
+    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 panic=-1 quiet lab.project=$repo" \
+    -fsdev "local,id=project,path=$repo,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=project,mount_tag=project \
     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
     -fsdev "local,id=lab,path=$img,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=lab,mount_tag=lab \

@@ -1,13 +1,21 @@
 # Sourced by the npm scripts: puts Node >= 22 and the Pulumi CLI (built on demand, cached by version)
-# on PATH and makes every Pulumi command run offline against a local file backend.
+# on PATH, installs the packages, and makes every Pulumi command run offline against a local backend.
+# Each step says what failed and why, then stops.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PULUMI_LVS_CACHE=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}
-PATH="$(bash "$root/scripts/node.sh"):$PATH"
+lvs_fail() { echo "pulumi-lvs: $*" >&2; exit 1; }
+lvs_step() { echo "== $* ($((SECONDS - lvs_t0)) s)" >&2; }
+lvs_t0=${lvs_t0:-$SECONDS}
+lvs_step "Node.js"
+node_bin=$(bash "$root/scripts/node.sh") || lvs_fail "no Node.js >= 22 could be set up (see above)"
+PATH="$node_bin:$PATH"
 if [ ! -d "$root/node_modules/@pulumi/pulumi" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-  (cd "$root" && npm ci --no-audit --no-fund) >&2
+  lvs_step "npm ci"
+  (cd "$root" && npm ci --no-audit --no-fund) >&2 || lvs_fail "npm ci failed (see above)"
 fi
-PATH="$(bash "$root/scripts/pulumi-cli.sh"):$root/node_modules/@pulumi/pulumi:$root/node_modules/.bin:$PATH"
+lvs_step "Pulumi CLI"
+pulumi_bin=$(bash "$root/scripts/pulumi-cli.sh") || lvs_fail "the Pulumi CLI could not be built with Go (see above)"
+PATH="$pulumi_bin:$root/node_modules/.bin:$PATH"
 export PATH
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_HOME=${PULUMI_HOME:-$PULUMI_LVS_CACHE/pulumi-home}
-export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-pulumi-lvs-lab}

@@ -11,7 +11,10 @@ version=$(node -p "require('$here/package.json').dependencies['@pulumi/pulumi'].
 hostVersion=3.68.0
 cache=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}
 out=$cache/pulumi-cli/v$version-host$hostVersion
-if [ -x "$out/bin/pulumi" ] && [ -x "$out/bin/pulumi-language-nodejs" ]; then echo "$out/bin"; exit 0; fi
+shim=$here/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs
+# The dynamic-provider plugin is the shim @pulumi/pulumi ships: it sits beside the CLI as a bundled plugin.
+install_shim() { [ -f "$shim" ] || { echo "pulumi-cli: $shim is missing (npm ci first)" >&2; exit 1; }; install -m 755 "$shim" "$out/bin/"; }
+if [ -x "$out/bin/pulumi" ] && [ -x "$out/bin/pulumi-language-nodejs" ]; then install_shim; echo "$out/bin"; exit 0; fi
 command -v go >/dev/null || { echo "pulumi-cli: Go is needed to build the Pulumi CLI and was not found on PATH" >&2; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
@@ -34,6 +37,6 @@ go get "github.com/pulumi/pulumi/sdk/v3@v$hostVersion" >&2
 go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$hostVersion" \
   -o "$work/bin/pulumi-language-nodejs" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs >&2
 
-mkdir -p "$out"; rm -rf "$out/bin"; mv "$work/bin" "$out/bin"
+mkdir -p "$out"; rm -rf "$out/bin"; mv "$work/bin" "$out/bin"; install_shim
 echo "pulumi-cli: built in $((SECONDS - start)) s into $out/bin" >&2
 echo "$out/bin"

@@ -1,0 +1,45 @@
+// Runs the real Pulumi CLI (built by scripts/pulumi-cli.sh, on PATH through scripts/env.sh) against a
+// local file backend in a scratch folder, non-interactively.
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export interface Stack {
+    dir: string;
+    backend: string;
+    run(...args: string[]): Promise<string>;
+    config(key: string, value: string, secret?: boolean): Promise<void>;
+    stateFile(): string;
+}
+
+/** Creates a stack of the Pulumi project in `dir` in a fresh file backend. */
+export async function newStack(dir: string, name = "test"): Promise<Stack> {
+    const backend = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-state-"));
+    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test" };
+    const pulumi = (args: string[], input?: string) =>
+        new Promise<string>((resolve, reject) => {
+            const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name], { cwd: dir, env, maxBuffer: 64 << 20 },
+                (err, stdout, stderr) => (err ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
+            child.stdin?.end(input ?? "");
+        });
+    const run = (...args: string[]) => pulumi(args);
+    await new Promise<void>((resolve, reject) =>
+        execFile("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: dir, env },
+            (err, stdout, stderr) => (err ? reject(new Error(`pulumi stack init: ${stdout}${stderr}`)) : resolve())));
+    return {
+        dir, backend, run,
+        config: async (key, value, secret = false) => {
+            // The value goes on stdin: it may start with a dash and must not show in a process listing.
+            await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);
+        },
+        stateFile: () => {
+            const stacks = path.join(backend, ".pulumi", "stacks");
+            const find = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true })
+                .flatMap((e) => e.isDirectory() ? find(path.join(d, e.name)) : e.name === `${name}.json` ? [path.join(d, e.name)] : []);
+            const [file] = find(stacks);
+            if (!file) throw new Error(`no state file for stack ${name} under ${stacks}`);
+            return file;
+        },
+    };
+}
