@@ -1,0 +1,79 @@
+// The node agent's entry point. `node agent.js serve`: a session, one JSON request per stdin line, one
+// reply per stdout line, in order (so requests can be pipelined: many in one round trip). `node agent.js
+// once '<request>'`: a single request (or read from stdin when the argument is left out).
+import * as readline from "readline";
+import { IpvsHandle } from "./ipvs";
+import { acquireLock } from "./lock";
+import * as ops from "./ops";
+import { AgentError, Reply, Request } from "./protocol";
+
+type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
+
+/** The closed set of operations. Anything else is refused. Reads take the lock too, so a read never
+ * sees another agent's request half applied. */
+const operations: Record<string, Op> = {
+    apply: ops.apply,
+    state: ops.state,
+    zero: ops.zero,
+};
+
+export function session(): ops.Context & { close(): void } {
+    let handle: Promise<IpvsHandle> | undefined;
+    return {
+        ipvs: () => (handle ??= IpvsHandle.open()),
+        close: () => { handle?.then((h) => h.close(), () => undefined); },
+    };
+}
+
+export async function handle(line: string, ctx: ops.Context): Promise<Reply> {
+    let req: Request;
+    try {
+        req = JSON.parse(line);
+        if (typeof req !== "object" || req === null || typeof req.op !== "string") throw new Error("not a request");
+    } catch {
+        return { id: -1, ok: false, error: { message: `not a request: expected one JSON object {"id", "op", "args"} per line` } };
+    }
+    const id = typeof req.id === "number" ? req.id : -1;
+    const op = Object.prototype.hasOwnProperty.call(operations, req.op) ? operations[req.op] : undefined;
+    if (!op) return { id, ok: false, error: { message: `unknown operation ${JSON.stringify(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" } };
+    const lock = await acquireLock();
+    try {
+        return { id, ok: true, result: await op(req.args, ctx) };
+    } catch (e) {
+        const err = e as AgentError & { code?: string };
+        return { id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}), ...(err.field ? { field: err.field } : {}) } };
+    } finally {
+        await lock.release();
+    }
+}
+
+async function serve(): Promise<void> {
+    const ctx = session();
+    const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+    for await (const line of rl) {
+        if (!line.trim()) continue;
+        process.stdout.write(JSON.stringify(await handle(line, ctx)) + "\n");
+    }
+    ctx.close();
+}
+
+async function once(arg: string | undefined): Promise<number> {
+    let line = arg;
+    if (line === undefined) {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        line = Buffer.concat(chunks).toString("utf8");
+    }
+    const ctx = session();
+    const reply = await handle(line, ctx);
+    ctx.close();
+    process.stdout.write(JSON.stringify(reply) + "\n");
+    return reply.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+    const [mode, arg] = process.argv.slice(2);
+    if (mode === "serve") serve().catch((e) => { console.error(e); process.exit(2); });
+    else if (mode === "once") once(arg).then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
+    else { console.error("usage: agent serve | agent once [REQUEST]"); process.exit(2); }
+}

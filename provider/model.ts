@@ -1,0 +1,252 @@
+// The desired state of an IPVS table as users declare it, the defaults ipvsadm applies, and the rules
+// that input must follow. One place, used by the providers' `check` and by the agent, which validates
+// every request again (it trusts nothing it is sent).
+import * as net from "net";
+import * as ipvs from "./agent/ipvs";
+
+export type Protocol = "tcp" | "udp" | "sctp";
+export type Family = "inet" | "inet6";
+export type Forwarding = "nat" | "dr" | "tun";
+export type TunnelType = "ipip" | "gue" | "gre";
+export type TunnelChecksum = "nocsum" | "csum" | "remcsum";
+export type SchedulerFlag = "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port";
+
+export const schedulers = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+export type Scheduler = (typeof schedulers)[number];
+
+/** A virtual service: protocol + address + port, or a firewall mark with its family. */
+export interface ServiceKey {
+    protocol?: Protocol;
+    address?: string;
+    port?: number;
+    fwmark?: number;
+    family?: Family;
+}
+
+export interface Persistence {
+    /** Seconds a client sticks to its real server (ipvsadm -p; default 300). */
+    timeout?: number;
+    /** Client granularity: an IPv4 mask ("255.255.255.0") or an IPv6 prefix length (ipvsadm -M). */
+    netmask?: string | number;
+    /** Persistence engine (ipvsadm --pe). */
+    engine?: "sip";
+}
+
+export interface ServiceSpec extends ServiceKey {
+    scheduler?: Scheduler;
+    schedulerFlags?: SchedulerFlag[];
+    persistence?: Persistence;
+    /** One-packet scheduling (ipvsadm -o), for UDP. */
+    onePacket?: boolean;
+}
+
+export interface Tunnel {
+    type?: TunnelType;
+    port?: number;
+    checksum?: TunnelChecksum;
+}
+
+export interface RealServerSpec {
+    address: string;
+    port?: number;
+    forwarding?: Forwarding;
+    weight?: number;
+    upperThreshold?: number;
+    lowerThreshold?: number;
+    tunnel?: Tunnel;
+}
+
+export interface Failure {
+    property: string;
+    reason: string;
+}
+
+const u32 = 0xffffffff;
+const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const show = (v: unknown) => JSON.stringify(v);
+
+export function familyOf(address: string): Family | undefined {
+    const v = net.isIP(address);
+    return v === 4 ? "inet" : v === 6 ? "inet6" : undefined;
+}
+
+/** Canonical text of an address (IPv6 compressed and lower case), as the kernel reports it. */
+export function canonicalAddress(address: string): string {
+    if (net.isIPv4(address)) return address;
+    const sl = new net.SocketAddress({ address, family: "ipv6" });
+    return sl.address;
+}
+
+/** The name a service goes by in messages and ids: "tcp/10.0.0.1:80", "tcp/[fd00::1]:80", "fwmark/inet/7". */
+export function serviceName(k: ServiceKey): string {
+    if (k.fwmark !== undefined) return `fwmark/${k.family ?? "inet"}/${k.fwmark}`;
+    const a = familyOf(k.address ?? "") === "inet6" ? `[${k.address}]` : k.address;
+    return `${k.protocol}/${a}:${k.port}`;
+}
+
+export function serviceFamily(k: ServiceKey): Family {
+    return k.fwmark !== undefined ? (k.family ?? "inet") : (familyOf(k.address ?? "") ?? "inet");
+}
+
+function checkIPv4Mask(mask: string): boolean {
+    if (!net.isIPv4(mask)) return false;
+    const n = mask.split(".").reduce((a, b) => a * 256 + Number(b), 0);
+    const inv = u32 - n;
+    return (inv & (inv + 1)) === 0 && n !== 0;
+}
+
+export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] {
+    if (k.fwmark !== undefined) {
+        if (!isInt(k.fwmark, 1, u32)) f.push({ property: "fwmark", reason: `${show(k.fwmark)} is not a firewall mark: an integer from 1 to ${u32}` });
+        for (const p of ["protocol", "address", "port"] as const)
+            if (k[p] !== undefined) f.push({ property: p, reason: `a fwmark service has no ${p}: give fwmark (and family) or protocol, address and port` });
+        if (k.family !== undefined && k.family !== "inet" && k.family !== "inet6")
+            f.push({ property: "family", reason: `${show(k.family)} is not a family: use "inet" or "inet6"` });
+        return f;
+    }
+    if (k.protocol !== "tcp" && k.protocol !== "udp" && k.protocol !== "sctp")
+        f.push({ property: "protocol", reason: `${show(k.protocol)} is not a protocol: use "tcp", "udp" or "sctp" (or give fwmark instead)` });
+    if (typeof k.address !== "string" || !familyOf(k.address))
+        f.push({ property: "address", reason: `${show(k.address)} is not an IPv4 or IPv6 address` });
+    if (!isInt(k.port, 0, 65535)) f.push({ property: "port", reason: `${show(k.port)} is not a port: an integer from 0 to 65535` });
+    if (k.family !== undefined && familyOf(k.address ?? "") && k.family !== familyOf(k.address ?? ""))
+        f.push({ property: "family", reason: `${show(k.family)} does not match address ${k.address}; leave it out for address services` });
+    return f;
+}
+
+export function validateService(s: ServiceSpec): Failure[] {
+    const f = validateServiceKey(s);
+    if (s.scheduler !== undefined && !(schedulers as readonly string[]).includes(s.scheduler))
+        f.push({ property: "scheduler", reason: `${show(s.scheduler)} is not an IPVS scheduler: use one of ${schedulers.join(", ")}` });
+    const sched = s.scheduler ?? "wlc";
+    for (const flag of s.schedulerFlags ?? []) {
+        const [owner] = String(flag).split("-");
+        if (!["sh-fallback", "sh-port", "mh-fallback", "mh-port"].includes(flag))
+            f.push({ property: "schedulerFlags", reason: `${show(flag)} is not a scheduler flag: use sh-fallback, sh-port, mh-fallback or mh-port` });
+        else if (owner !== sched)
+            f.push({ property: "schedulerFlags", reason: `${flag} is a flag of the ${owner} scheduler, not of ${sched}` });
+    }
+    const p = s.persistence;
+    if (p !== undefined) {
+        if (p.timeout !== undefined && !isInt(p.timeout, 1, 2147483))
+            f.push({ property: "persistence.timeout", reason: `${show(p.timeout)} is not a persistence timeout: whole seconds from 1 to 2147483` });
+        if (p.netmask !== undefined) {
+            if (serviceFamily(s) === "inet6") {
+                if (!isInt(p.netmask, 1, 128)) f.push({ property: "persistence.netmask", reason: `${show(p.netmask)} is not an IPv6 prefix length: an integer from 1 to 128` });
+            } else if (typeof p.netmask !== "string" || !checkIPv4Mask(p.netmask))
+                f.push({ property: "persistence.netmask", reason: `${show(p.netmask)} is not an IPv4 netmask like "255.255.255.0" (contiguous ones)` });
+        }
+        if (p.engine !== undefined && p.engine !== "sip")
+            f.push({ property: "persistence.engine", reason: `${show(p.engine)} is not a persistence engine: the kernel has "sip"` });
+        if (p.engine === "sip" && s.protocol !== undefined && s.protocol !== "udp")
+            f.push({ property: "persistence.engine", reason: `the sip persistence engine handles UDP, not ${s.protocol}` });
+    } else if (s.fwmark === undefined && s.port === 0)
+        f.push({ property: "port", reason: "port 0 (any port) is only allowed for a persistent service: set persistence" });
+    if (s.onePacket !== undefined && typeof s.onePacket !== "boolean")
+        f.push({ property: "onePacket", reason: `${show(s.onePacket)} is not a boolean` });
+    if (s.onePacket && s.protocol !== undefined && s.protocol !== "udp")
+        f.push({ property: "onePacket", reason: `one-packet scheduling is for UDP services (or fwmark services carrying UDP), not ${s.protocol}` });
+    return f;
+}
+
+export function validateRealServer(r: RealServerSpec, service: ServiceKey): Failure[] {
+    const f: Failure[] = [];
+    const fwd = r.forwarding ?? "dr";
+    if (!["nat", "dr", "tun"].includes(fwd)) f.push({ property: "forwarding", reason: `${show(r.forwarding)} is not a forwarding method: use "dr", "tun" or "nat"` });
+    const family = familyOf(String(r.address));
+    if (!family) f.push({ property: "address", reason: `${show(r.address)} is not an IPv4 or IPv6 address` });
+    else if (family !== serviceFamily(service) && fwd !== "tun")
+        f.push({ property: "address", reason: `${r.address} is ${family} but the service is ${serviceFamily(service)}: mixing families needs forwarding "tun"` });
+    if (r.port !== undefined) {
+        if (!isInt(r.port, 0, 65535)) f.push({ property: "port", reason: `${show(r.port)} is not a port: an integer from 0 to 65535` });
+        else if (fwd !== "nat" && service.fwmark === undefined && r.port !== service.port)
+            f.push({ property: "port", reason: `with forwarding "${fwd}" a real server listens on the service's port ${service.port}, not ${r.port}; leave port out or use "nat"` });
+    }
+    if (r.weight !== undefined && !isInt(r.weight, 0, 65535)) f.push({ property: "weight", reason: `${show(r.weight)} is not a weight: an integer from 0 to 65535 (0 takes no new connections)` });
+    for (const p of ["upperThreshold", "lowerThreshold"] as const)
+        if (r[p] !== undefined && !isInt(r[p], 0, u32)) f.push({ property: p, reason: `${show(r[p])} is not a connection threshold: an integer from 0 (none) to ${u32}` });
+    if (isInt(r.upperThreshold, 1, u32) && isInt(r.lowerThreshold, 0, u32) && r.lowerThreshold > r.upperThreshold)
+        f.push({ property: "lowerThreshold", reason: `${r.lowerThreshold} is above the upper threshold ${r.upperThreshold}` });
+    const t = r.tunnel;
+    if (t !== undefined) {
+        if (fwd !== "tun") f.push({ property: "tunnel", reason: `tunnel settings need forwarding "tun", not "${fwd}"` });
+        if (t.type !== undefined && !["ipip", "gue", "gre"].includes(t.type)) f.push({ property: "tunnel.type", reason: `${show(t.type)} is not a tunnel type: use "ipip", "gue" or "gre"` });
+        if (t.type === "gue" && !isInt(t.port, 1, 65535)) f.push({ property: "tunnel.port", reason: `${show(t.port)}: a GUE tunnel needs its UDP port, from 1 to 65535` });
+        if (t.type !== "gue" && t.port !== undefined) f.push({ property: "tunnel.port", reason: `only a GUE tunnel has a port` });
+        if (t.checksum !== undefined && !["nocsum", "csum", "remcsum"].includes(t.checksum))
+            f.push({ property: "tunnel.checksum", reason: `${show(t.checksum)} is not a tunnel checksum mode: use "nocsum", "csum" or "remcsum"` });
+        if (t.checksum !== undefined && (t.type ?? "ipip") === "ipip") f.push({ property: "tunnel.checksum", reason: `an ipip tunnel has no checksum option (gue and gre do)` });
+        if (t.checksum === "remcsum" && t.type !== "gue") f.push({ property: "tunnel.checksum", reason: `remote checksum offload (remcsum) is for GUE tunnels only` });
+    }
+    return f;
+}
+
+/** The kernel's identity of a (valid) service key: family explicit, address canonical. A kernel id is a
+ * service key too, so the two go wherever either is asked for. */
+export function serviceId(k: ServiceKey): ipvs.VirtualServiceId {
+    const family = serviceFamily(k);
+    return k.fwmark !== undefined
+        ? { family, fwmark: k.fwmark }
+        : { family, protocol: k.protocol!, address: canonicalAddress(k.address!), port: k.port! };
+}
+
+/** The kernel's form of a declared service: ipvsadm's defaults (scheduler wlc, persistence 300 s and
+ * /32 or /128 when persistent) filled in, addresses canonical. What the agent compares with the table. */
+export function normalizeService(s: ServiceSpec): ipvs.VirtualService {
+    const id = serviceId(s);
+    const family = id.family;
+    const scheduler = s.scheduler ?? "wlc";
+    const p = s.persistence;
+    return {
+        ...id,
+        scheduler,
+        schedFlags: ipvs.schedFlagBits(scheduler, s.schedulerFlags ?? []),
+        persistent: p !== undefined,
+        onePacket: s.onePacket ?? false,
+        persistenceTimeout: p ? (p.timeout ?? 300) : 0,
+        netmask: p?.netmask ?? (family === "inet6" ? 128 : "255.255.255.255"),
+        ...(p?.engine ? { persistenceEngine: p.engine } : {}),
+    };
+}
+
+/** The kernel's form of a declared real server: ipvsadm's defaults (dr, weight 1, no thresholds, the
+ * service's port) filled in, the address canonical. */
+export function normalizeRealServer(r: RealServerSpec, service: ServiceKey): ipvs.RealServer {
+    const forwarding = r.forwarding ?? "dr";
+    const t = r.tunnel;
+    return {
+        address: canonicalAddress(r.address),
+        port: r.port ?? (service.fwmark !== undefined ? 0 : service.port!),
+        addressFamily: familyOf(r.address)!,
+        forwarding,
+        weight: r.weight ?? 1,
+        upperThreshold: r.upperThreshold ?? 0,
+        lowerThreshold: r.lowerThreshold ?? 0,
+        ...(forwarding === "tun" ? { tunnelType: t?.type ?? "ipip", tunnelPort: t?.port ?? 0, ...(t?.checksum ? { tunnelFlags: t.checksum } : {}) } : {}),
+    };
+}
+
+export function validateDaemon(d: ipvs.Daemon): Failure[] {
+    const f: Failure[] = [];
+    if (d.state !== "master" && d.state !== "backup") f.push({ property: "state", reason: `${show(d.state)} is not a sync daemon state: use "master" or "backup"` });
+    if (typeof d.mcastInterface !== "string" || !/^[^/\s]{1,15}$/.test(d.mcastInterface) || d.mcastInterface === "." || d.mcastInterface === "..")
+        f.push({ property: "mcastInterface", reason: `${show(d.mcastInterface)} is not an interface name: 1 to 15 characters, no "/" or spaces` });
+    if (!isInt(d.syncId, 0, 255)) f.push({ property: "syncId", reason: `${show(d.syncId)} is not a sync id: an integer from 0 to 255` });
+    if (d.syncMaxlen !== undefined && !isInt(d.syncMaxlen, 1, 65535)) f.push({ property: "syncMaxlen", reason: `${show(d.syncMaxlen)} is not a message length: 1 to 65535 bytes` });
+    if (d.mcastGroup !== undefined) {
+        const g = String(d.mcastGroup);
+        const multicast = net.isIPv4(g) ? Number(g.split(".")[0]) >= 224 && Number(g.split(".")[0]) <= 239 : net.isIPv6(g) && /^ff/i.test(g);
+        if (!multicast) f.push({ property: "mcastGroup", reason: `${show(d.mcastGroup)} is not a multicast group (224.0.0.0/4 or ff00::/8)` });
+    }
+    if (d.mcastPort !== undefined && !isInt(d.mcastPort, 1, 65535)) f.push({ property: "mcastPort", reason: `${show(d.mcastPort)} is not a port: 1 to 65535` });
+    if (d.mcastTtl !== undefined && !isInt(d.mcastTtl, 1, 255)) f.push({ property: "mcastTtl", reason: `${show(d.mcastTtl)} is not a TTL: 1 to 255` });
+    return f;
+}
+
+/** What differs between a declared sync daemon and a running one; fields left out of the declaration
+ * are the kernel's to choose (maxlen from the MTU, ipvsadm's group, port and TTL). */
+export function daemonDiff(want: ipvs.Daemon, live: ipvs.Daemon): string[] {
+    return (Object.keys(want) as Array<keyof ipvs.Daemon>)
+        .filter((k) => want[k] !== undefined && (k === "mcastGroup" ? canonicalAddress(String(want[k])) !== live[k] : want[k] !== live[k]))
+        .map((k) => `${k} ${String(live[k])} -> ${String(want[k])}`);
+}
