@@ -1,0 +1,650 @@
+// The node agent's host operations: everything it does on a node that is not the IPVS table.
+//   - addresses (VIPs on lo / tunl0 / any interface) over rtnetlink, with the kernel's errno exposed as is;
+//   - sysctls through /proc/sys, from a closed table (no other path can be read or written);
+//   - kernel modules from a closed list, loaded through the kernel's own modprobe program;
+//   - a probe of the kernel: release, IPVS version, schedulers, and the features its version has.
+// Only validation tables and pure parsers run on the provider side; the I/O runs on the node.
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import { execFile } from "child_process";
+import type { RtNetlinkSocket } from "netlink";
+
+/** A failure on the host. `code` is the errno name (EEXIST, EADDRNOTAVAIL, ENODEV, ...) when the kernel gave one. */
+export class HostError extends Error {
+    constructor(message: string, readonly code?: string, readonly errno?: number) {
+        super(message);
+        this.name = "HostError";
+    }
+}
+
+const ERRNO = os.constants.errno as Record<string, number>;
+
+function errnoOf(code: string | undefined): number | undefined {
+    return code ? ERRNO[code] : undefined;
+}
+
+function errnoName(errno: number): string {
+    return Object.keys(ERRNO).find((k) => ERRNO[k] === errno) ?? String(errno);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interface names and addresses (validation shared with the provider side)
+// ---------------------------------------------------------------------------------------------
+
+/** The kernel's rules for an interface name (dev_valid_name, IFNAMSIZ 16), kept to printable ASCII. */
+export function interfaceNameProblem(name: unknown): string | undefined {
+    const rule = "1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..'";
+    if (typeof name !== "string") return `interface name ${JSON.stringify(name)} is not a string (must be ${rule})`;
+    if (name.length < 1 || name.length > 15 || !/^[\x21-\x7e]+$/.test(name) || /[/:]/.test(name) || name === "." || name === "..")
+        return `interface name ${JSON.stringify(name)} is invalid (must be ${rule})`;
+    return undefined;
+}
+
+function checkInterfaceName(name: unknown): asserts name is string {
+    const p = interfaceNameProblem(name);
+    if (p) throw new HostError(p, "EINVAL", errnoOf("EINVAL"));
+}
+
+export type AddressFamily = 4 | 6;
+
+/** Parses an IPv4 or IPv6 address to its bytes (4 or 16). Throws on anything else. */
+export function addressBytes(address: string): Buffer {
+    const family = net.isIP(address);
+    if (family === 4) return Buffer.from(address.split(".").map(Number));
+    if (family !== 6) throw new HostError(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`, "EINVAL", errnoOf("EINVAL"));
+    let text = address.replace(/%.*$/, "");
+    const out = Buffer.alloc(16);
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+        const b = v4[1].split(".").map(Number);
+        text = text.slice(0, -v4[1].length) + ((b[0] << 8) | b[1]).toString(16) + ":" + ((b[2] << 8) | b[3]).toString(16);
+    }
+    const [head, tail] = text.split("::");
+    const h = head ? head.split(":") : [];
+    const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
+    h.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+    t.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 16 - (t.length - i) * 2));
+    return out;
+}
+
+/** Formats 4 or 16 address bytes the way `ip` prints them (RFC 5952 for IPv6). */
+export function formatAddress(bytes: Uint8Array): string {
+    if (bytes.length === 4) return Array.from(bytes).join(".");
+    const b = Buffer.from(bytes);
+    const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+    let best = -1, bestLen = 1;
+    for (let i = 0; i < 8; ) {
+        if (groups[i] !== 0) { i++; continue; }
+        let j = i;
+        while (j < 8 && groups[j] === 0) j++;
+        if (j - i > bestLen) { best = i; bestLen = j - i; }
+        i = j;
+    }
+    const hex = groups.map((g) => g.toString(16));
+    if (best < 0) return hex.join(":");
+    return hex.slice(0, best).join(":") + "::" + hex.slice(best + bestLen).join(":");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses over rtnetlink
+// ---------------------------------------------------------------------------------------------
+
+export interface InterfaceAddress {
+    interface: string;
+    index: number;
+    family: AddressFamily;
+    address: string;
+    prefixLength: number;
+    /** rtnetlink scope: 0 global, 200 site, 253 link, 254 host. */
+    scope: number;
+    /** IPv4 label (the interface name, or name:alias). */
+    label?: string;
+    /** IFA_F_* flags that are set, e.g. ["permanent", "nodad"]. */
+    flags: string[];
+}
+
+export interface Link {
+    name: string;
+    index: number;
+    up: boolean;
+}
+
+const AF_INET = 2, AF_INET6 = 10;
+const NLM_F_EXCL = 0x200, NLM_F_CREATE = 0x400;
+
+function openRtnetlink(): RtNetlinkSocket {
+    // required here, not at the top: the validation tables above must load where the native binding cannot
+    const { createRtNetlink } = require("netlink") as typeof import("netlink");
+    return createRtNetlink();
+}
+
+/** Runs one rtnetlink conversation; a kernel refusal becomes a HostError carrying the errno name. */
+async function rtnetlink<T>(what: string, run: (rt: RtNetlinkSocket) => Promise<T>): Promise<T> {
+    const rt = openRtnetlink();
+    try {
+        return await run(rt);
+    } catch (e) {
+        if (e instanceof HostError) throw e;
+        const message = (e as Error)?.message ?? String(e);
+        // the netlink package reports a kernel NLMSG_ERROR as "Request rejected: <errno name or number>"
+        const m = /Request rejected: (-?\w+)/.exec(message);
+        const code = m ? (/^-?\d+$/.test(m[1]) ? errnoName(Math.abs(Number(m[1]))) : m[1]) : undefined;
+        throw new HostError(`${what}: ${code ?? message}`, code, errnoOf(code));
+    } finally {
+        rt.socket.close();
+    }
+}
+
+const netlinkTimeout = { timeout: 15_000 };
+
+async function linkByName(rt: RtNetlinkSocket, name: string): Promise<Link> {
+    const [msg] = await rt.getLink({}, { ifname: name }, netlinkTimeout);
+    if (!msg || msg.data.index === undefined) throw new HostError(`interface ${name}: ENODEV`, "ENODEV", errnoOf("ENODEV"));
+    return { name: msg.attrs.ifname ?? name, index: msg.data.index, up: !!msg.data.flags?.up };
+}
+
+/** The link of that name; throws HostError ENODEV when there is none. */
+export async function getLink(name: string): Promise<Link> {
+    checkInterfaceName(name);
+    return rtnetlink(`interface ${name}`, (rt) => linkByName(rt, name));
+}
+
+/** Sets the link administratively up (IFF_UP); a link already up is left as it is. */
+export async function setLinkUp(name: string): Promise<void> {
+    checkInterfaceName(name);
+    await rtnetlink(`set ${name} up`, async (rt) => {
+        const link = await linkByName(rt, name);
+        if (!link.up) await rt.newLink({ family: 0, index: link.index, flags: { up: true }, change: { up: true } }, {}, netlinkTimeout);
+    });
+}
+
+function flagNames(flags: object | undefined): string[] {
+    return Object.entries(flags ?? {}).filter(([k, v]) => v === true && k !== "__unknown").map(([k]) => k).sort();
+}
+
+/** Addresses of one interface (or of every interface), IPv4 and IPv6. ENODEV for an unknown interface. */
+export async function listAddresses(name?: string): Promise<InterfaceAddress[]> {
+    if (name !== undefined) checkInterfaceName(name);
+    return rtnetlink(`list addresses${name ? ` of ${name}` : ""}`, async (rt) => {
+        const names = new Map<number, string>();
+        if (name !== undefined) {
+            const link = await linkByName(rt, name);
+            names.set(link.index, link.name);
+        } else {
+            for (const l of await rt.getLinks({}, {}, netlinkTimeout))
+                if (l.data.index !== undefined) names.set(l.data.index, l.attrs.ifname ?? String(l.data.index));
+        }
+        const out: InterfaceAddress[] = [];
+        for (const m of await rt.getAddresses({}, {}, netlinkTimeout)) {
+            const index = m.data.index ?? -1;
+            if (!names.has(index) || (m.data.family !== AF_INET && m.data.family !== AF_INET6)) continue;
+            const bytes = m.attrs.local ?? m.attrs.address;
+            if (!bytes) continue;
+            out.push({
+                interface: names.get(index)!, index,
+                family: m.data.family === AF_INET ? 4 : 6,
+                address: formatAddress(bytes),
+                prefixLength: m.data.prefixlen ?? 0,
+                scope: m.data.scope ?? 0,
+                ...(m.attrs.label !== undefined ? { label: m.attrs.label } : {}),
+                flags: flagNames(m.attrs.flags ?? m.data.flags),
+            });
+        }
+        return out;
+    });
+}
+
+function addressRequest(address: string, prefixLength: number | undefined) {
+    const bytes = addressBytes(address);
+    const family: AddressFamily = bytes.length === 4 ? 4 : 6;
+    const max = family === 4 ? 32 : 128;
+    const plen = prefixLength ?? max;
+    if (!Number.isInteger(plen) || plen < 0 || plen > max)
+        throw new HostError(`prefix length ${JSON.stringify(prefixLength)} for ${address} is invalid (must be an integer 0-${max})`, "EINVAL", errnoOf("EINVAL"));
+    return { bytes, family, plen, text: `${formatAddress(bytes)}/${plen}` };
+}
+
+/**
+ * Adds an address (default a host address: /32 or /128) to an interface and sets the link up.
+ * Not idempotent on purpose: an address already there is HostError EEXIST, an unknown interface ENODEV.
+ * IPv6 addresses get IFA_F_NODAD: a VIP is shared by design, duplicate detection would disable it.
+ * The link is set up first, so that it is up even when the add fails with EEXIST.
+ */
+export async function addAddress(name: string, address: string, prefixLength?: number): Promise<void> {
+    checkInterfaceName(name);
+    const a = addressRequest(address, prefixLength);
+    await rtnetlink(`add ${a.text} on ${name}`, async (rt) => {
+        const link = await linkByName(rt, name);
+        if (!link.up) await rt.newLink({ family: 0, index: link.index, flags: { up: true }, change: { up: true } }, {}, netlinkTimeout);
+        const flags = a.family === 6 ? { nodad: true as const } : {};
+        await rt.newAddress(
+            { family: a.family === 4 ? AF_INET : AF_INET6, prefixlen: a.plen, flags, scope: 0, index: link.index },
+            { local: a.bytes, address: a.bytes, flags },
+            { ...netlinkTimeout, flags: NLM_F_CREATE | NLM_F_EXCL });
+    });
+}
+
+/**
+ * Deletes exactly that address with that prefix length (default /32 or /128) from an interface.
+ * Not idempotent on purpose: an address not there (or there with another prefix) is HostError EADDRNOTAVAIL.
+ */
+export async function deleteAddress(name: string, address: string, prefixLength?: number): Promise<void> {
+    checkInterfaceName(name);
+    const a = addressRequest(address, prefixLength);
+    await rtnetlink(`delete ${a.text} from ${name}`, async (rt) => {
+        const link = await linkByName(rt, name);
+        await rt.delAddress(
+            { family: a.family === 4 ? AF_INET : AF_INET6, prefixlen: a.plen, index: link.index },
+            { local: a.bytes, address: a.bytes },
+            netlinkTimeout);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sysctls: one closed table
+// ---------------------------------------------------------------------------------------------
+
+const INT_MAX = 2147483647;
+/** Seconds kept in jiffies: INT_MAX / HZ must hold them for HZ up to 1000. */
+const SECONDS_MAX = Math.floor(INT_MAX / 1000);
+
+export type SysctlValue = number | readonly [number, number];
+
+export interface SysctlRule {
+    kind: "int" | "pair";
+    /** Allowed integers: a range, optionally restricted to a set or to powers of two. */
+    min?: number;
+    max?: number;
+    oneOf?: readonly number[];
+    powerOfTwo?: boolean;
+    /** The rule in words, for error messages and docs. */
+    text: string;
+}
+
+export interface SysctlEntry {
+    rule: SysctlRule;
+    /** The module that creates the file (it does not exist before that module is loaded). */
+    module?: string;
+}
+
+const int = (min: number, max: number, text: string, extra: Partial<SysctlRule> = {}): SysctlRule => ({ kind: "int", min, max, text, ...extra });
+const bool = int(0, 1, "0 or 1");
+const defense = int(0, 3, "0 (off), 1 or 2 (automatic, the kernel flips between them), 3 (always)");
+const nonNegative = int(0, INT_MAX, `an integer 0-${INT_MAX}`);
+const seconds = int(0, SECONDS_MAX, `seconds, an integer 0-${SECONDS_MAX}`);
+
+const vs = (rule: SysctlRule, module = "ip_vs"): SysctlEntry => ({ rule, module });
+
+/**
+ * Every sysctl the agent may read or write outside net.ipv4.conf.<interface>; names as sysctl(8) writes them.
+ * net.ipv4.vs.* exist only once ip_vs is loaded and are per network namespace. Checked against kernel 6.1:
+ * it has all of these (est_cpulist / est_nice came in 6.2; timeout_* and debug_level are debug builds only).
+ */
+export const SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
+    "net.ipv4.vs.amemthresh": vs(int(0, INT_MAX, `available memory threshold in pages, an integer 0-${INT_MAX}`)),
+    "net.ipv4.vs.am_droprate": vs(int(0, INT_MAX, `drop rate in always mode (1/rate), an integer 0-${INT_MAX}`)),
+    "net.ipv4.vs.drop_entry": vs(defense),
+    "net.ipv4.vs.drop_packet": vs(defense),
+    "net.ipv4.vs.secure_tcp": vs(defense),
+    "net.ipv4.vs.conntrack": vs(bool),
+    "net.ipv4.vs.snat_reroute": vs(bool),
+    "net.ipv4.vs.sync_version": vs(bool),
+    "net.ipv4.vs.sync_ports": vs(int(1, 32768, "a power of two 1-32768 (one sync thread and UDP port each)", { powerOfTwo: true })),
+    "net.ipv4.vs.sync_persist_mode": vs(bool),
+    "net.ipv4.vs.sync_qlen_max": vs(int(1, Number.MAX_SAFE_INTEGER, `queued sync messages, an integer 1-${Number.MAX_SAFE_INTEGER}`)),
+    "net.ipv4.vs.sync_sock_size": vs(int(0, INT_MAX, `socket buffer bytes (0 = system default), an integer 0-${INT_MAX}`)),
+    "net.ipv4.vs.cache_bypass": vs(bool),
+    "net.ipv4.vs.expire_nodest_conn": vs(bool),
+    "net.ipv4.vs.sloppy_tcp": vs(bool),
+    "net.ipv4.vs.sloppy_sctp": vs(bool),
+    "net.ipv4.vs.expire_quiescent_template": vs(bool),
+    "net.ipv4.vs.sync_threshold": vs({ kind: "pair", text: `two integers [threshold, period], each 0-${INT_MAX}, threshold < period unless period is 0` }),
+    "net.ipv4.vs.sync_refresh_period": vs(seconds),
+    "net.ipv4.vs.sync_retries": vs(int(0, 3, "an integer 0-3")),
+    "net.ipv4.vs.nat_icmp_send": vs(bool),
+    "net.ipv4.vs.pmtu_disc": vs(bool),
+    "net.ipv4.vs.backup_only": vs(bool),
+    "net.ipv4.vs.conn_reuse_mode": vs(int(0, 3, "a bitmask 0-3 (bit 1: reschedule on port reuse, bit 2: also for TIME_WAIT)")),
+    "net.ipv4.vs.schedule_icmp": vs(bool),
+    "net.ipv4.vs.ignore_tunneled": vs(bool),
+    "net.ipv4.vs.run_estimation": vs(bool),
+    "net.ipv4.vs.lblc_expiration": vs(seconds, "ip_vs_lblc"),
+    "net.ipv4.vs.lblcr_expiration": vs(seconds, "ip_vs_lblcr"),
+    "net.ipv4.ip_forward": { rule: bool },
+    "net.ipv6.conf.all.forwarding": { rule: bool },
+};
+
+/** net.ipv4.conf.<all|default|interface>.<key>: the per-interface sysctls the agent may touch. */
+export const INTERFACE_SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
+    arp_ignore: { rule: int(0, 8, "0, 1, 2, 3 or 8 (1: reply only for addresses on the incoming interface)", { oneOf: [0, 1, 2, 3, 8] }) },
+    arp_announce: { rule: int(0, 2, "0, 1 or 2 (2: always use the best local address)") },
+    rp_filter: { rule: int(0, 2, "0 (off), 1 (strict) or 2 (loose)") },
+};
+
+export interface ResolvedSysctl extends SysctlEntry {
+    name: string;
+    path: string;
+    /** For net.ipv4.conf.<x>.*: x ("all", "default" or an interface name). */
+    interface?: string;
+}
+
+/** The sysctl name for an interface key, e.g. interfaceSysctl("lan0", "arp_ignore"). */
+export function interfaceSysctl(iface: string, key: keyof typeof INTERFACE_SYSCTLS): string {
+    return `net.ipv4.conf.${iface}.${key}`;
+}
+
+/** Finds a sysctl in the closed table; throws HostError EINVAL for any other name or a bad interface name. */
+export function resolveSysctl(name: string): ResolvedSysctl {
+    if (typeof name !== "string") throw new HostError(`sysctl name ${JSON.stringify(name)} is not a string`, "EINVAL", errnoOf("EINVAL"));
+    const fixed = Object.prototype.hasOwnProperty.call(SYSCTLS, name) ? SYSCTLS[name] : undefined;
+    if (fixed) return { name, path: "/proc/sys/" + name.replace(/\./g, "/"), ...fixed };
+    const prefix = "net.ipv4.conf.";
+    const dot = name.lastIndexOf(".");
+    const key = name.slice(dot + 1);
+    if (name.startsWith(prefix) && dot > prefix.length && Object.prototype.hasOwnProperty.call(INTERFACE_SYSCTLS, key)) {
+        const iface = name.slice(prefix.length, dot);
+        if (iface !== "all" && iface !== "default") {
+            const p = interfaceNameProblem(iface);
+            if (p) throw new HostError(`sysctl ${name}: ${p}`, "EINVAL", errnoOf("EINVAL"));
+        }
+        return { name, path: `/proc/sys/net/ipv4/conf/${iface}/${key}`, interface: iface, ...INTERFACE_SYSCTLS[key] };
+    }
+    throw new HostError(`sysctl ${JSON.stringify(name)} is not one the agent manages (allowed: ${Object.keys(SYSCTLS).join(", ")}, ` +
+        `net.ipv4.conf.<all|default|interface>.{${Object.keys(INTERFACE_SYSCTLS).join(",")}})`, "EINVAL", errnoOf("EINVAL"));
+}
+
+function ruleAccepts(rule: SysctlRule, value: unknown): boolean {
+    const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+    if (rule.kind === "pair") {
+        if (!Array.isArray(value) || value.length !== 2 || !value.every(isInt)) return false;
+        const [threshold, period] = value as number[];
+        return threshold >= 0 && period >= 0 && threshold <= INT_MAX && period <= INT_MAX && (period === 0 || threshold < period);
+    }
+    if (!isInt(value) || value < rule.min! || value > rule.max!) return false;
+    if (rule.oneOf && !rule.oneOf.includes(value)) return false;
+    if (rule.powerOfTwo && (value & (value - 1)) !== 0) return false;
+    return true;
+}
+
+/** Why this value cannot be written to this sysctl (naming the sysctl, the value and the rule), or undefined. */
+export function sysctlProblem(name: string, value: unknown): string | undefined {
+    let s: ResolvedSysctl;
+    try {
+        s = resolveSysctl(name);
+    } catch (e) {
+        return (e as Error).message;
+    }
+    if (ruleAccepts(s.rule, value)) return undefined;
+    return `sysctl ${name}: value ${JSON.stringify(value)} is invalid (must be ${s.rule.text})`;
+}
+
+/** Parses the text of a sysctl file by its rule. */
+export function parseSysctl(name: string, text: string): SysctlValue {
+    const s = resolveSysctl(name);
+    const fields = text.trim().split(/\s+/);
+    const nums = fields.map(Number);
+    if (fields[0] === "" || nums.some((n) => !Number.isSafeInteger(n)) || nums.length !== (s.rule.kind === "pair" ? 2 : 1))
+        throw new HostError(`sysctl ${name}: cannot parse ${JSON.stringify(text)}`);
+    return s.rule.kind === "pair" ? [nums[0], nums[1]] : nums[0];
+}
+
+export function formatSysctl(value: SysctlValue): string {
+    return typeof value === "number" ? `${value}\n` : `${value[0]}\t${value[1]}\n`;
+}
+
+function sysctlIoError(s: ResolvedSysctl, verb: string, e: unknown): HostError {
+    const code = (e as NodeJS.ErrnoException).code;
+    let why = code ?? String(e);
+    if (code === "ENOENT") {
+        why = s.interface ? `ENOENT (no interface ${s.interface})`
+            : s.module ? `ENOENT (it exists once the ${s.module} module is loaded)` : "ENOENT (not in this kernel)";
+    } else if (code === "EINVAL") {
+        why = "EINVAL (the kernel refused the value)";
+    }
+    return new HostError(`sysctl ${s.name}: ${verb} ${s.path}: ${why}`, code, errnoOf(code));
+}
+
+/** Reads a sysctl of the closed table (in this network namespace). */
+export function getSysctl(name: string): SysctlValue {
+    const s = resolveSysctl(name);
+    let text: string;
+    try {
+        text = fs.readFileSync(s.path, "utf8");
+    } catch (e) {
+        throw sysctlIoError(s, "read", e);
+    }
+    return parseSysctl(name, text);
+}
+
+/** Validates and writes a sysctl of the closed table; returns the value it had before. */
+export function setSysctl(name: string, value: SysctlValue): SysctlValue {
+    const problem = sysctlProblem(name, value);
+    if (problem) throw new HostError(problem, "EINVAL", errnoOf("EINVAL"));
+    const s = resolveSysctl(name);
+    const previous = getSysctl(name);
+    try {
+        fs.writeFileSync(s.path, formatSysctl(value));
+    } catch (e) {
+        throw sysctlIoError(s, "write", e);
+    }
+    return previous;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernel versions and the features that depend on them
+// ---------------------------------------------------------------------------------------------
+
+export interface KernelVersion {
+    major: number;
+    minor: number;
+    patch: number;
+}
+
+/** "6.1.0-56-amd64" -> 6.1.0. */
+export function parseKernelRelease(release: string): KernelVersion {
+    const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
+    if (!m) throw new HostError(`cannot parse kernel release ${JSON.stringify(release)}`);
+    return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0) };
+}
+
+export function formatKernelVersion(v: KernelVersion): string {
+    return `${v.major}.${v.minor}.${v.patch}`;
+}
+
+function atLeast(v: KernelVersion, since: string): boolean {
+    const s = parseKernelRelease(since);
+    return v.major !== s.major ? v.major > s.major : v.minor !== s.minor ? v.minor > s.minor : v.patch >= s.patch;
+}
+
+/** The IPVS features that came after the baseline, with the kernel release that brought each. */
+export const KERNEL_FEATURES = {
+    sctp: { since: "2.6.34", what: "SCTP virtual services" },
+    sipPersistenceEngine: { since: "2.6.37", what: "the sip persistence engine" },
+    destAddressFamily: { since: "3.18", what: "real servers of another address family than the service" },
+    schedulerFo: { since: "3.18", what: "the fo scheduler" },
+    stats64: { since: "4.1", what: "64-bit statistics" },
+    syncDaemonOptions: { since: "4.3", what: "sync daemon maxlen, multicast group, port and ttl" },
+    schedulerOvf: { since: "4.3", what: "the ovf scheduler" },
+    schedulerMh: { since: "4.18", what: "the mh scheduler" },
+    tunnelGue: { since: "5.2", what: "GUE tunnelling to real servers" },
+    tunnelGre: { since: "5.3", what: "GRE tunnelling to real servers" },
+    tunnelChecksum: { since: "5.3", what: "tunnel checksum flags" },
+    schedulerTwos: { since: "6.2", what: "the twos scheduler" },
+} as const;
+
+export type KernelFeature = keyof typeof KERNEL_FEATURES;
+
+export function kernelSupports(kernel: KernelVersion, feature: KernelFeature): boolean {
+    return atLeast(kernel, KERNEL_FEATURES[feature].since);
+}
+
+/** Every feature of the table, true when this kernel version has it. */
+export function kernelFeatures(kernel: KernelVersion): Record<KernelFeature, boolean> {
+    const out = {} as Record<KernelFeature, boolean>;
+    for (const f of Object.keys(KERNEL_FEATURES) as KernelFeature[]) out[f] = kernelSupports(kernel, f);
+    return out;
+}
+
+/** Throws "kernel 6.1.0 does not support the twos scheduler (needs 6.2)" when the kernel is too old. */
+export function requireFeature(kernel: KernelVersion, feature: KernelFeature): void {
+    if (!kernelSupports(kernel, feature)) {
+        const f = KERNEL_FEATURES[feature];
+        throw new HostError(`kernel ${formatKernelVersion(kernel)} does not support ${f.what} (needs ${f.since})`, "EOPNOTSUPP", errnoOf("EOPNOTSUPP"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modules: one closed list, loaded through the kernel's modprobe
+// ---------------------------------------------------------------------------------------------
+
+/** IPVS schedulers, by the name ipvsadm and the kernel use; module ip_vs_<name>. */
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+export type Scheduler = (typeof SCHEDULERS)[number];
+
+/** The feature a scheduler needs beyond the baseline, if any. */
+export const SCHEDULER_FEATURE: Partial<Record<Scheduler, KernelFeature>> = {
+    fo: "schedulerFo", ovf: "schedulerOvf", mh: "schedulerMh", twos: "schedulerTwos",
+};
+
+/** Every module the agent may load. */
+export const MODULES: readonly string[] = [
+    "ip_vs",
+    ...SCHEDULERS.map((s) => `ip_vs_${s}`),
+    "ip_vs_pe_sip",   // sip persistence engine
+    "ip_vs_ftp",      // FTP helper for NAT
+    "ipip",           // creates tunl0: real servers of TUN (IPIP) services
+    "ip6_tunnel",     // creates ip6tnl0: IPv6 real servers of TUN services
+    "ip_gre",         // creates gre0: real servers of GRE tunnels (5.3+)
+    "fou",            // GUE decapsulation on real servers (5.2+)
+];
+
+export function moduleProblem(name: unknown): string | undefined {
+    if (typeof name === "string" && MODULES.includes(name)) return undefined;
+    return `module ${JSON.stringify(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`;
+}
+
+/** loaded: in /proc/modules; builtin: compiled in; available: in modules.dep; missing: none of those. */
+export type ModuleState = "loaded" | "builtin" | "available" | "missing";
+
+const moduleKey = (name: string) => name.replace(/-/g, "_");
+
+/** Module names of /proc/modules. */
+export function parseProcModules(text: string): Set<string> {
+    return new Set(text.split("\n").map((l) => l.split(" ")[0]).filter(Boolean).map(moduleKey));
+}
+
+/** Module names of modules.dep or modules.builtin ("kernel/net/.../ip_vs_mh.ko[.xz]: deps"). */
+export function parseModuleList(text: string): Set<string> {
+    const out = new Set<string>();
+    for (const line of text.split("\n")) {
+        const file = line.split(":")[0].trim();
+        const m = /([^/]+)\.ko(?:\.(?:xz|gz|zst))?$/.exec(file);
+        if (m) out.add(moduleKey(m[1]));
+    }
+    return out;
+}
+
+function readOr(path: string, fallback: string): string {
+    try {
+        return fs.readFileSync(path, "utf8");
+    } catch {
+        return fallback;
+    }
+}
+
+interface ModuleTables {
+    loaded: Set<string>;
+    builtin: Set<string>;
+    loadable: Set<string>;
+}
+
+function readModuleTables(): ModuleTables {
+    const dir = `/lib/modules/${os.release()}`;
+    return {
+        loaded: parseProcModules(readOr("/proc/modules", "")),
+        builtin: parseModuleList(readOr(`${dir}/modules.builtin`, "")),
+        loadable: parseModuleList(readOr(`${dir}/modules.dep`, "")),
+    };
+}
+
+function stateIn(t: ModuleTables, name: string): ModuleState {
+    const key = moduleKey(name);
+    if (!/^[A-Za-z0-9_]+$/.test(key)) return "missing";
+    if (t.loaded.has(key)) return "loaded";
+    // /sys/module/<name> without a /proc/modules line: compiled in (listed in modules.builtin or not)
+    if (t.builtin.has(key) || fs.existsSync(`/sys/module/${key}`)) return "builtin";
+    return t.loadable.has(key) ? "available" : "missing";
+}
+
+/** Where a module stands on this host. Any name may be asked about; reading is harmless. */
+export function moduleState(name: string): ModuleState {
+    return stateIn(readModuleTables(), name);
+}
+
+/** The program the kernel itself runs to load modules (/proc/sys/kernel/modprobe). */
+export function modprobeProgram(): string {
+    const program = readOr("/proc/sys/kernel/modprobe", "").trim();
+    if (!program.startsWith("/")) throw new HostError(`module loading is disabled on this host (/proc/sys/kernel/modprobe is ${JSON.stringify(program)})`);
+    return program;
+}
+
+/**
+ * Loads a module of the closed list unless it is loaded or built in already; returns the state it had
+ * before. This is the one place the agent runs a program: the kernel's modprobe, no shell, one argument.
+ */
+export async function loadModule(name: string): Promise<ModuleState> {
+    const problem = moduleProblem(name);
+    if (problem) throw new HostError(problem, "EINVAL", errnoOf("EINVAL"));
+    const before = moduleState(name);
+    if (before === "loaded" || before === "builtin") return before;
+    const program = modprobeProgram();
+    await new Promise<void>((resolve, reject) =>
+        execFile(program, [name], { timeout: 60_000 }, (err, _stdout, stderr) =>
+            err ? reject(new HostError(`load module ${name}: ${program} ${name} failed: ${String(stderr).trim() || err.message}`)) : resolve()));
+    const after = moduleState(name);
+    if (after !== "loaded" && after !== "builtin") throw new HostError(`load module ${name}: ${program} succeeded but the module is not loaded`);
+    return before;
+}
+
+/** Whether a scheduler can be used here (its module is loaded, built in or loadable). */
+export function schedulerAvailable(scheduler: Scheduler): boolean {
+    return moduleState(`ip_vs_${scheduler}`) !== "missing";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probe
+// ---------------------------------------------------------------------------------------------
+
+export interface IpvsInfo {
+    /** e.g. "1.2.1" */
+    version: string;
+    /** Size of the connection hash table. */
+    connTableSize: number;
+}
+
+/** Parses the first line of /proc/net/ip_vs: "IP Virtual Server version 1.2.1 (size=4096)". */
+export function parseIpvsVersion(text: string): IpvsInfo | undefined {
+    const m = /^IP Virtual Server version (\d+\.\d+\.\d+) \(size=(\d+)\)/.exec(text);
+    return m ? { version: m[1], connTableSize: Number(m[2]) } : undefined;
+}
+
+export interface HostProbe {
+    kernelRelease: string;
+    kernel: KernelVersion;
+    /** Absent when ip_vs is not loaded in this host (or namespace). */
+    ipvs?: IpvsInfo;
+    schedulers: Record<Scheduler, ModuleState>;
+    features: Record<KernelFeature, boolean>;
+}
+
+/** What this host's kernel offers. Reads files only; loads nothing. */
+export function probe(): HostProbe {
+    const kernelRelease = os.release();
+    const kernel = parseKernelRelease(kernelRelease);
+    const ipvs = parseIpvsVersion(readOr("/proc/net/ip_vs", ""));
+    const tables = readModuleTables();
+    const schedulers = {} as Record<Scheduler, ModuleState>;
+    for (const s of SCHEDULERS) schedulers[s] = stateIn(tables, `ip_vs_${s}`);
+    return { kernelRelease, kernel, ...(ipvs ? { ipvs } : {}), schedulers, features: kernelFeatures(kernel) };
+}
