@@ -24,7 +24,7 @@ export interface ServiceKey {
 }
 
 export interface Persistence {
-    /** Seconds a client sticks to its real server (ipvsadm -p; default 300). */
+    /** Seconds a client sticks to its real server (ipvsadm -p; default 360, as ipvsadm 1.31 has it). */
     timeout?: number;
     /** Client granularity: an IPv4 mask ("255.255.255.0") or an IPv6 prefix length (ipvsadm -M). */
     netmask?: string | number;
@@ -190,7 +190,7 @@ export function serviceId(k: ServiceKey): ipvs.VirtualServiceId {
         : { family, protocol: k.protocol!, address: canonicalAddress(k.address!), port: k.port! };
 }
 
-/** The kernel's form of a declared service: ipvsadm's defaults (scheduler wlc, persistence 300 s and
+/** The kernel's form of a declared service: ipvsadm's defaults (scheduler wlc, persistence 360 s and
  * /32 or /128 when persistent) filled in, addresses canonical. What the agent compares with the table. */
 export function normalizeService(s: ServiceSpec): ipvs.VirtualService {
     const id = serviceId(s);
@@ -203,7 +203,7 @@ export function normalizeService(s: ServiceSpec): ipvs.VirtualService {
         schedFlags: ipvs.schedFlagBits(scheduler, s.schedulerFlags ?? []),
         persistent: p !== undefined,
         onePacket: s.onePacket ?? false,
-        persistenceTimeout: p ? (p.timeout ?? 300) : 0,
+        persistenceTimeout: p ? (p.timeout ?? 360) : 0,
         netmask: p?.netmask ?? (family === "inet6" ? 128 : "255.255.255.255"),
         ...(p?.engine ? { persistenceEngine: p.engine } : {}),
     };

@@ -28,6 +28,14 @@ export function lab(): Lab {
     return JSON.parse(fs.readFileSync(file, "utf8"));
 }
 
+/** The provider's connection arguments for a lab host (root, the operator key, the pinned host key). */
+export function labConnection(name: string) {
+    const { hosts, privateKeyPath } = lab();
+    const h = hosts[name];
+    if (!h) throw new Error(`no host ${name} in the lab`);
+    return { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(privateKeyPath, "utf8") };
+}
+
 const connections = new Map<string, Promise<Client>>();
 
 function connect(name: string): Promise<Client> {

@@ -47,7 +47,13 @@ export async function handle(line: string, ctx: ops.Context): Promise<Reply> {
     }
 }
 
+declare const AGENT_VERSION: string | undefined;
+/** The agent's version, and its content hash: the name of the folder it was installed in. */
+export const agentVersion = typeof AGENT_VERSION === "string" ? AGENT_VERSION : "dev";
+export const agentHash = require("path").basename(__dirname);
+
 async function serve(): Promise<void> {
+    process.stdout.write(JSON.stringify({ hello: { version: agentVersion, hash: agentHash, node: process.versions.node } }) + "\n");
     const ctx = session();
     const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
     for await (const line of rl) {
@@ -73,6 +79,10 @@ async function once(arg: string | undefined): Promise<number> {
 
 if (require.main === module) {
     const [mode, arg] = process.argv.slice(2);
+    if (Number(process.versions.node.split(".")[0]) < 18) {
+        console.error(`the pulumi-lvs agent needs Node.js 18 or newer; this node is ${process.version}`);
+        process.exit(92);
+    }
     if (mode === "serve") serve().catch((e) => { console.error(e); process.exit(2); });
     else if (mode === "once") once(arg).then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
     else { console.error("usage: agent serve | agent once [REQUEST]"); process.exit(2); }

@@ -1,0 +1,202 @@
+// The agent client: one SSH connection per node, shared by every resource on it, carrying one agent
+// session (`agent.js serve`). Requests are written as soon as they are made, so concurrent requests to
+// a node travel together (pipelined: one round trip for many). The agent is installed by content hash
+// under ~/.pulumi-lvs/agent/<hash>/: a new version is an upload, and an installed one costs nothing.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type { Client, ClientChannel } from "ssh2";
+import { Connection, connect, target } from "./ssh";
+import type { Reply } from "./agent/protocol";
+
+// The built agent sits in lib/agent, beside lib/provider (this file compiled) or below the sources.
+const base = path.resolve(__dirname, "..");
+const agentDir = path.join(path.basename(base) === "lib" ? base : path.join(base, "lib"), "agent");
+const arches: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
+
+interface Package {
+    hash: string;
+    script: Buffer;
+    binding(arch: string): Buffer;
+}
+
+let pkg: Package | undefined;
+/** The built agent (lib/agent) and its content hash over every file. */
+export function agentPackage(): Package {
+    if (!pkg) {
+        const script = fs.readFileSync(path.join(agentDir, "agent.js"));
+        const h = crypto.createHash("sha256").update(script);
+        for (const a of Object.values(arches)) h.update(fs.readFileSync(path.join(agentDir, `netlink-${a}.node`)));
+        pkg = { hash: h.digest("hex").slice(0, 16), script, binding: (a) => fs.readFileSync(path.join(agentDir, `netlink-${a}.node`)) };
+    }
+    return pkg;
+}
+
+/** A minimal ustar archive: regular files only, which `tar -x` on any Linux unpacks. */
+export function tar(files: Array<{ name: string; data: Buffer; mode: number }>): Buffer {
+    const blocks: Buffer[] = [];
+    for (const f of files) {
+        const h = Buffer.alloc(512);
+        const field = (off: number, len: number, v: string) => h.write(v, off, len, "ascii");
+        const octal = (off: number, len: number, n: number) => field(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
+        field(0, 100, f.name);
+        octal(100, 8, f.mode);
+        octal(108, 8, 0);
+        octal(116, 8, 0);
+        octal(124, 12, f.data.length);
+        octal(136, 12, Math.floor(Date.now() / 1000));
+        field(148, 8, "        ");
+        field(156, 1, "0");
+        field(257, 8, "ustar\u000000");
+        let sum = 0;
+        for (const b of h) sum += b;
+        field(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
+        blocks.push(h, f.data, Buffer.alloc((512 - (f.data.length % 512)) % 512));
+    }
+    blocks.push(Buffer.alloc(1024));
+    return Buffer.concat(blocks);
+}
+
+function exec(client: Client, command: string, input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) =>
+        client.exec(command, (err, ch) => {
+            if (err) return reject(err);
+            let stdout = "", stderr = "";
+            ch.on("data", (d: Buffer) => (stdout += d)).stderr.on("data", (d: Buffer) => (stderr += d));
+            ch.on("close", (code: number) => resolve({ code, stdout, stderr }));
+            ch.end(input);
+        }));
+}
+
+/** An agent session on one node. */
+export class AgentSession {
+    private next = 1;
+    private pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+    private buffered = "";
+    private stderr = "";
+    private closed?: Error;
+
+    constructor(readonly node: string, private readonly client: Client, private readonly channel: ClientChannel) {
+        channel.on("data", (d: Buffer) => {
+            this.buffered += d.toString("utf8");
+            let nl: number;
+            while ((nl = this.buffered.indexOf("\n")) >= 0) {
+                const line = this.buffered.slice(0, nl);
+                this.buffered = this.buffered.slice(nl + 1);
+                this.reply(line);
+            }
+        });
+        channel.stderr.on("data", (d: Buffer) => (this.stderr = (this.stderr + d).slice(-4000)));
+        channel.on("close", () => this.fail(new Error(`the agent on ${node} stopped${this.stderr ? `: ${this.stderr.trim()}` : ""}`)));
+        client.on("close", () => this.fail(new Error(`the SSH connection to ${node} closed`)));
+    }
+
+    private reply(line: string): void {
+        let r: Reply;
+        try { r = JSON.parse(line); } catch { return this.fail(new Error(`the agent on ${this.node} said something that is not a reply: ${line.slice(0, 200)}`)); }
+        const p = this.pending.get(r.id);
+        if (!p) return;
+        this.pending.delete(r.id);
+        if (r.ok) p.resolve(r.result);
+        else p.reject(Object.assign(new Error(`${this.node}: ${r.error?.message}`), { code: r.error?.code, field: r.error?.field }));
+    }
+
+    private fail(e: Error): void {
+        this.closed ??= e;
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+    }
+
+    /** Sends one request; requests made together are written together and answered in order. */
+    request<T = unknown>(op: string, args?: unknown): Promise<T> {
+        if (this.closed) return Promise.reject(this.closed);
+        const id = this.next++;
+        return new Promise<T>((resolve, reject) => {
+            this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+            this.channel.write(JSON.stringify({ id, op, args }) + "\n");
+        });
+    }
+
+    close(): void {
+        this.channel.end();
+        this.client.end();
+    }
+}
+
+/** Connects, installs the agent when its hash is not on the node, and starts a session. */
+export async function startSession(c: Connection): Promise<AgentSession> {
+    const node = target(c);
+    const client = await connect(c);
+    try {
+        const { hash } = agentPackage();
+        const dir = `.pulumi-lvs/agent/${hash}`;
+        const run = `${c.sudo ? "sudo -n " : ""}node ${dir}/agent.js serve`;
+        // One round trip when the agent is installed: check, then become the agent.
+        const start = `cd && if [ -f ${dir}/agent.js ]; then command -v node >/dev/null || exit 91; exec ${run}; fi; uname -m; exit 90`;
+        // The agent greets with one line ({"hello": ...}) before it reads requests.
+        for (let attempt = 0; ; attempt++) {
+            const channel = await new Promise<ClientChannel>((resolve, reject) =>
+                client.exec(start, (err, ch) => (err ? reject(err) : resolve(ch))));
+            const early = await firstWords(channel);
+            if (early === undefined) return new AgentSession(node, client, channel);
+            if (early.code === 91) throw new Error(`${node} has no node on PATH: install Node.js 18 or newer there`);
+            if (early.code !== 90 || attempt > 0) throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${early.stderr.trim() || early.stdout.trim()}`);
+            await install(client, node, dir, early.stdout.trim());
+        }
+    } catch (e) {
+        client.end();
+        throw e;
+    }
+}
+
+/** Waits for the agent's hello line (undefined: it runs) or for the shell to end (how it ended). */
+function firstWords(ch: ClientChannel): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
+    return new Promise((resolve) => {
+        let stdout = "", stderr = "";
+        const onErr = (d: Buffer) => (stderr += d);
+        const onData = (d: Buffer) => {
+            stdout += d;
+            if (stdout.startsWith('{"hello"') && stdout.includes("\n")) done(undefined);
+        };
+        const onExit = (code: number) => setImmediate(() => done({ code, stdout, stderr }));
+        const done = (v: { code: number; stdout: string; stderr: string } | undefined) => {
+            ch.removeListener("data", onData);
+            ch.stderr.removeListener("data", onErr);
+            ch.removeListener("exit", onExit);
+            resolve(v);
+        };
+        ch.on("data", onData).on("exit", onExit).stderr.on("data", onErr);
+    });
+}
+
+async function install(client: Client, node: string, dir: string, machine: string): Promise<void> {
+    const arch = arches[machine];
+    if (!arch) throw new Error(`${node} is a ${machine} machine; the agent ships its netlink binding for ${Object.keys(arches).join(" and ")}`);
+    const p = agentPackage();
+    const archive = tar([
+        { name: "agent.js", data: p.script, mode: 0o644 },
+        { name: "netlink.node", data: p.binding(arch), mode: 0o755 },
+    ]);
+    const tmp = `${dir}.tmp.$$`;
+    const r = await exec(client, `cd && umask 022 && mkdir -p ${tmp} && tar -x -C ${tmp} && { mv -T ${tmp} ${dir} 2>/dev/null || rm -rf ${tmp}; }`, archive);
+    if (r.code !== 0) throw new Error(`could not install the agent on ${node}: ${r.stderr.trim()}`);
+}
+
+const pool = new Map<string, Promise<AgentSession>>();
+
+/** The session for a node, shared by every resource on it for as long as this process runs. */
+export function agentFor(c: Connection): Promise<AgentSession> {
+    const key = target(c) + (c.sudo ? " sudo" : "");
+    let s = pool.get(key);
+    if (!s) {
+        s = startSession(c);
+        pool.set(key, s);
+        s.catch(() => pool.delete(key));
+    }
+    return s;
+}
+
+export async function closeAgents(): Promise<void> {
+    for (const s of pool.values()) (await s.catch(() => undefined))?.close();
+    pool.clear();
+}

@@ -1,0 +1,46 @@
+// Builds the node agent into lib/agent/: one file (agent.js, the agent and everything it requires) plus
+// netlink-<arch>.node, the netlink package's prebuilt binding for each architecture it ships. The
+// provider uploads agent.js and the binding for the node's architecture, as netlink.node beside it.
+const esbuild = require("esbuild");
+const fs = require("fs");
+const path = require("path");
+
+const root = path.join(__dirname, "..");
+const out = path.join(root, "lib", "agent");
+const version = require(path.join(root, "package.json")).version;
+
+fs.rmSync(out, { recursive: true, force: true });
+fs.mkdirSync(out, { recursive: true });
+async function main() {
+await esbuild.build({
+    entryPoints: [path.join(root, "provider", "agent", "main.ts")],
+    outfile: path.join(out, "agent.js"),
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    legalComments: "none",
+    minify: true,
+    sourcemap: false,
+    define: { AGENT_VERSION: JSON.stringify(version) },
+    plugins: [{
+        // netlink loads its binding with node-gyp-build from its own folder; the agent loads it from its own.
+        name: "netlink-binding",
+        setup(build) {
+            build.onResolve({ filter: /^node-gyp-build$/ }, () => ({ path: "node-gyp-build", namespace: "binding" }));
+            build.onLoad({ filter: /.*/, namespace: "binding" }, () => ({
+                contents: 'module.exports = () => require(require("path").join(__dirname, "netlink.node"));',
+                loader: "js",
+            }));
+        },
+    }],
+    logLevel: "warning",
+});
+const prebuilds = path.join(root, "node_modules", "netlink", "prebuilds");
+for (const arch of ["x64", "arm64"]) {
+    fs.copyFileSync(path.join(prebuilds, `linux-${arch}`, "node.napi.node"), path.join(out, `netlink-${arch}.node`));
+}
+const size = (f) => (fs.statSync(path.join(out, f)).size / 1024).toFixed(0);
+console.log(`agent ${version}: lib/agent/agent.js ${size("agent.js")} KiB, netlink-x64.node ${size("netlink-x64.node")} KiB`);
+}
+main().catch((e) => { console.error(e); process.exit(1); });
