@@ -145,6 +145,7 @@ export const IPVS = {
         CONNS: 1, INPKTS: 2, OUTPKTS: 3, INBYTES: 4, OUTBYTES: 5, CPS: 6, INPPS: 7, OUTPPS: 8, INBPS: 9,
         OUTBPS: 10, PAD: 11,
     },
+    /** IPVS_INFO_ATTR_* (the reference names them without ids; checked in the lab). */
     infoAttr: { VERSION: 1, CONN_TAB_SIZE: 2 },
     svcFlag: { PERSISTENT: 0x1, HASHED: 0x2, ONEPACKET: 0x4, SCHED1: 0x8, SCHED2: 0x10, SCHED3: 0x20 },
     af: { inet: 2, inet6: 10 } as Record<Family, number>,
@@ -434,6 +435,7 @@ function packNetmask(family: Family, netmask: string | number): Buffer {
         check(typeof netmask === "string", `an IPv4 netmask is a dotted mask like "255.255.255.255", got ${netmask}`);
         return parseIPv4(netmask as string);
     }
+    // The kernel refuses prefix 0 with EINVAL (lab: 6.1); 0 passes here so that its errno stays visible.
     check(typeof netmask === "number" && Number.isInteger(netmask) && netmask >= 0 && netmask <= 128,
         `an IPv6 netmask is a prefix length 0..128, got ${netmask}`);
     return u32(netmask as number, "netmask");
@@ -581,6 +583,8 @@ export function packDestination(d: RealServerId & RealServerSettings): Buffer[] 
         attr(A.U_THRESH, u32(d.upperThreshold, "upper threshold")),
         attr(A.L_THRESH, u32(d.lowerThreshold, "lower threshold")),
     ];
+    // The kernel refuses a GUE tunnel with port 0 (EINVAL) and another family than the service's for
+    // anything but "tun" (EINVAL), both seen in the lab.
     if (d.forwarding === "tun") {
         out.push(
             attr(A.TUN_TYPE, u8(enumValue(IPVS.tunnelType, d.tunnelType ?? "ipip", "tunnel type"), "tunnel type")),
