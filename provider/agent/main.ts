@@ -2,6 +2,7 @@
 // reply per stdout line, in order (so requests can be pipelined: many in one round trip). `node agent.js
 // once '<request>'`: a single request (or read from stdin when the argument is left out).
 import * as readline from "readline";
+import { loadModule } from "./host";
 import { IpvsHandle } from "./ipvs";
 import { acquireLock } from "./lock";
 import * as ops from "./ops";
@@ -9,18 +10,27 @@ import { AgentError, Reply, Request } from "./protocol";
 
 type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
 
-/** The closed set of operations. Anything else is refused. Reads take the lock too, so a read never
- * sees another agent's request half applied. */
+/** The closed set of operations. Anything else is refused. Table reads take the lock too, so a read
+ * never sees another agent's request half applied. */
 const operations: Record<string, Op> = {
-    apply: ops.apply,
+    probe: async () => ({ agent: { version: agentVersion, hash: agentHash, node: process.versions.node }, ...(await ops.probe()) }),
     state: ops.state,
+    apply: ops.apply,
+    drain: ops.drain,
     zero: ops.zero,
+    sysctls: ops.sysctls,
+    addresses: ops.addresses,
 };
 
 export function session(): ops.Context & { close(): void } {
     let handle: Promise<IpvsHandle> | undefined;
     return {
-        ipvs: () => (handle ??= IpvsHandle.open()),
+        // ip_vs is loaded on first use (the kernel loads schedulers and engines by itself).
+        ipvs: () => (handle ??= loadModule("ip_vs").then(() => IpvsHandle.open())),
+        exclusive: async (fn) => {
+            const lock = await acquireLock();
+            try { return await fn(); } finally { await lock.release(); }
+        },
         close: () => { handle?.then((h) => h.close(), () => undefined); },
     };
 }
@@ -36,14 +46,11 @@ export async function handle(line: string, ctx: ops.Context): Promise<Reply> {
     const id = typeof req.id === "number" ? req.id : -1;
     const op = Object.prototype.hasOwnProperty.call(operations, req.op) ? operations[req.op] : undefined;
     if (!op) return { id, ok: false, error: { message: `unknown operation ${JSON.stringify(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" } };
-    const lock = await acquireLock();
     try {
         return { id, ok: true, result: await op(req.args, ctx) };
     } catch (e) {
         const err = e as AgentError & { code?: string };
         return { id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}), ...(err.field ? { field: err.field } : {}) } };
-    } finally {
-        await lock.release();
     }
 }
 

@@ -2,11 +2,14 @@
 // apply only the difference, read back. A request with several changes applies all or none of them.
 import * as ipvs from "./ipvs";
 import type { IpvsHandle, RealServer, VirtualService, VirtualServiceId, Timeouts, Daemon, SyncState } from "./ipvs";
+import * as host from "./host";
 import * as model from "../model";
 import { AgentError, Report } from "./protocol";
 
 export interface Context {
     ipvs(): Promise<IpvsHandle>;
+    /** Runs `fn` holding the node's lock, so agents never interleave half-applied changes. */
+    exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export type Change =
@@ -16,7 +19,11 @@ export type Change =
     | { deleteRealServer: { address: string; port?: number }; service: model.ServiceKey }
     | { timeouts: Partial<Timeouts> }
     | { startDaemon: Daemon }
-    | { stopDaemon: SyncState };
+    | { stopDaemon: SyncState }
+    | { sysctl: string; value: host.SysctlValue }
+    | { address: string; interface: string; prefixLength?: number }
+    | { deleteAddress: string; interface: string; prefixLength?: number }
+    | { module: string };
 
 // ------------------------------------------------------------------------------------------------
 // Validation: every request is checked in full before anything on the node is touched.
@@ -65,7 +72,10 @@ type Step =
     | { kind: "deleteRealServer"; service: VirtualServiceId; id: ipvs.RealServerId }
     | { kind: "timeouts"; want: Partial<Timeouts> }
     | { kind: "startDaemon"; want: Daemon }
-    | { kind: "stopDaemon"; state: SyncState };
+    | { kind: "stopDaemon"; state: SyncState }
+    | { kind: "sysctl"; name: string; value: host.SysctlValue }
+    | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
+    | { kind: "module"; name: string };
 
 function step(v: unknown, field: string): Step {
     const c = object(v, field);
@@ -116,7 +126,35 @@ function step(v: unknown, field: string): Step {
         if (c.stopDaemon !== "master" && c.stopDaemon !== "backup") fail(`${field}.stopDaemon`, `${JSON.stringify(c.stopDaemon)} is not a sync daemon state: use "master" or "backup"`);
         return { kind: "stopDaemon", state: c.stopDaemon };
     }
-    return fail(field, `not a change: give one of service, deleteService, realServer (with service), deleteRealServer (with service), timeouts, startDaemon, stopDaemon`);
+    if ("sysctl" in c) {
+        onlyKeys(c, ["sysctl", "value"], field);
+        const name = String(c.sysctl);
+        const problem = host.sysctlProblem(name, c.value);
+        if (problem) fail(`${field}.sysctl`, problem);
+        return { kind: "sysctl", name, value: c.value as host.SysctlValue };
+    }
+    if ("address" in c || "deleteAddress" in c) {
+        const kind = "address" in c ? "address" : "deleteAddress";
+        onlyKeys(c, [kind, "interface", "prefixLength"], field);
+        const address = String(c[kind]);
+        const family = model.familyOf(address);
+        if (!family) fail(`${field}.${kind}`, `${JSON.stringify(c[kind])} is not an IPv4 or IPv6 address`);
+        const ifaceProblem = host.interfaceNameProblem(c.interface);
+        if (ifaceProblem) fail(`${field}.interface`, ifaceProblem);
+        const max = family === "inet" ? 32 : 128;
+        const prefixLength = c.prefixLength === undefined ? max : c.prefixLength;
+        if (!Number.isInteger(prefixLength) || (prefixLength as number) < 1 || (prefixLength as number) > max)
+            fail(`${field}.prefixLength`, `${JSON.stringify(c.prefixLength)} is not a prefix length for ${address}: 1 to ${max}`);
+        return { kind, address: model.canonicalAddress(address), iface: c.interface as string, prefixLength: prefixLength as number };
+    }
+    if ("module" in c) {
+        onlyKeys(c, ["module"], field);
+        const problem = host.moduleProblem(c.module);
+        if (problem) fail(`${field}.module`, problem);
+        return { kind: "module", name: c.module as string };
+    }
+    return fail(field, `not a change: give one of service, deleteService, realServer (with service), deleteRealServer (with service), ` +
+        `timeouts, startDaemon, stopDaemon, sysctl (with value), address or deleteAddress (with interface), module`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -195,6 +233,10 @@ const liveRealServer = (r: RealServer): RealServer => strip(r, ["stats", "active
 // apply
 
 export async function apply(args: unknown, ctx: Context): Promise<Report> {
+    return ctx.exclusive(() => applyLocked(args, ctx));
+}
+
+async function applyLocked(args: unknown, ctx: Context): Promise<Report> {
     const a = object(args, "args");
     onlyKeys(a, ["changes"], "args");
     if (!Array.isArray(a.changes)) fail("changes", "must be a list of changes");
@@ -324,6 +366,43 @@ async function applyStep(s: Step, h: IpvsHandle, table: Table, actions: string[]
             actions.push(`stopped ${s.state} sync daemon`);
             return;
         }
+        case "sysctl": {
+            const before = host.getSysctl(s.name);
+            const text = (v: host.SysctlValue) => (Array.isArray(v) ? v.join(" ") : String(v));
+            if (text(before) === text(s.value)) return;
+            host.setSysctl(s.name, s.value);
+            undo.push(async () => { host.setSysctl(s.name, before); });
+            actions.push(`set ${s.name} ${text(before)} -> ${text(s.value)}`);
+            return;
+        }
+        case "address":
+        case "deleteAddress": {
+            const present = (await host.listAddresses(s.iface))
+                .some((a) => model.canonicalAddress(a.address) === s.address && a.prefixLength === s.prefixLength);
+            const name = `${s.address}/${s.prefixLength} on ${s.iface}`;
+            if (s.kind === "address") {
+                const link = await host.getLink(s.iface);
+                if (present && link.up) return;
+                if (!present) {
+                    await host.addAddress(s.iface, s.address, s.prefixLength);
+                    undo.push(() => host.deleteAddress(s.iface, s.address, s.prefixLength));
+                    actions.push(`added address ${name}`);
+                } else {
+                    await host.setLinkUp(s.iface);
+                    actions.push(`set ${s.iface} up`);
+                }
+            } else if (present) {
+                await host.deleteAddress(s.iface, s.address, s.prefixLength);
+                undo.push(() => host.addAddress(s.iface, s.address, s.prefixLength));
+                actions.push(`deleted address ${name}`);
+            }
+            return;
+        }
+        case "module": {
+            const before = await host.loadModule(s.name);
+            if (before !== "loaded" && before !== "builtin") actions.push(`loaded module ${s.name}`);
+            return;
+        }
     }
 }
 
@@ -336,6 +415,10 @@ export type ServiceState = VirtualService & { realServers: RealServer[] };
 export async function state(args: unknown, ctx: Context): Promise<{ services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] }> {
     const a = object(args ?? {}, "args");
     onlyKeys(a, ["services"], "args");
+    return ctx.exclusive(() => stateLocked(a, ctx));
+}
+
+async function stateLocked(a: Record<string, unknown>, ctx: Context): Promise<{ services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] }> {
     const h = await ctx.ipvs();
     let services = await h.services();
     if (a.services !== undefined) {
@@ -353,6 +436,73 @@ export async function zero(args: unknown, ctx: Context): Promise<Report> {
     const a = object(args ?? {}, "args");
     onlyKeys(a, ["service"], "args");
     const id = a.service === undefined ? undefined : serviceKey(a.service, "service");
-    await (await ctx.ipvs()).zero(id);
+    await ctx.exclusive(async () => (await ctx.ipvs()).zero(id));
     return { changed: true, actions: [id ? `zeroed the counters of service ${keyOf(id)}` : "zeroed the counters of every service"] };
+}
+
+/** The values of sysctls from the closed table. */
+export async function sysctls(args: unknown): Promise<Record<string, host.SysctlValue>> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["names"], "args");
+    if (!Array.isArray(a.names)) fail("names", "must be a list of sysctl names");
+    const out: Record<string, host.SysctlValue> = {};
+    for (const [i, n] of a.names.entries()) {
+        try { host.resolveSysctl(String(n)); } catch (e) { fail(`names[${i}]`, (e as Error).message); }
+        out[n] = host.getSysctl(n);
+    }
+    return out;
+}
+
+/** The addresses of one interface, or of all. */
+export async function addresses(args: unknown): Promise<host.InterfaceAddress[]> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["interface"], "args");
+    if (a.interface !== undefined) { const p = host.interfaceNameProblem(a.interface); if (p) fail("interface", p); }
+    return host.listAddresses(a.interface as string | undefined);
+}
+
+/** What this node is: the kernel, its IPVS, schedulers and features. */
+export async function probe(): Promise<host.HostProbe> {
+    return host.probe();
+}
+
+/**
+ * Drains a real server and removes it: weight 0 (no new connections), then waits until its active
+ * connections end or the deadline passes, then deletes it. The lock is held only while writing.
+ */
+export async function drain(args: unknown, ctx: Context): Promise<Report & { waitedSeconds: number; activeConnections: number }> {
+    const a = object(args, "args");
+    onlyKeys(a, ["service", "realServer", "timeoutSeconds"], "args");
+    const service = serviceKey(a.service, "service");
+    const id = realServerKey(a.realServer, service, "realServer");
+    const timeout = a.timeoutSeconds ?? 300;
+    if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > 86400)
+        fail("timeoutSeconds", `${JSON.stringify(timeout)} is not a drain deadline: whole seconds from 0 to 86400`);
+    const h = await ctx.ipvs();
+    const name = rsName(service, id);
+    const find = async () => (await h.service(service)) ? (await h.destinations(service)).find((d) => rsKey(d) === rsKey(id)) : undefined;
+    const actions: string[] = [];
+    const first = await ctx.exclusive(async () => {
+        const live = await find();
+        if (live && live.weight !== 0) {
+            await h.updateDestination(service, { ...liveRealServer(live), weight: 0 });
+            actions.push(`set weight of ${name} ${live.weight} -> 0 (draining)`);
+        }
+        return live;
+    });
+    if (!first) return { changed: false, actions, waitedSeconds: 0, activeConnections: 0 };
+    const start = Date.now();
+    let active = first.activeConns ?? 0;
+    while (active > 0 && Date.now() - start < (timeout as number) * 1000) {
+        await new Promise((r) => setTimeout(r, 500));
+        active = (await find())?.activeConns ?? 0;
+    }
+    const waitedSeconds = Math.round((Date.now() - start) / 100) / 10;
+    await ctx.exclusive(async () => {
+        if (await find()) {
+            await h.deleteDestination(service, id);
+            actions.push(`deleted ${name} after ${waitedSeconds} s with ${active} active connection${active === 1 ? "" : "s"} left`);
+        }
+    });
+    return { changed: actions.length > 0, actions, waitedSeconds, activeConnections: active };
 }

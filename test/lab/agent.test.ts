@@ -1,17 +1,26 @@
 // The agent against the lab kernel, through the provider's own client (SSH, upload by content hash,
 // one long-running session). The oracle is ipvsadm: what the agent configures must read back exactly
-// as the same configuration made by ipvsadm itself. VIPs 10.2.0.0/16 and fd02::/64, fwmarks 2100-2199.
+// as the same configuration made by ipvsadm itself. VIPs 10.2.0.0/16 and fd02::/64, fwmarks 2100-2199,
+// tables on director1; the namespace-wide timeouts and sync daemons on rs3 (nobody else's there).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AgentSession, agentFor, closeAgents } from "../../provider/client";
 import { closeLab, labConnection, sh } from "../lab";
 
-const host = "director2";
+const host = "director1";
 let agent: AgentSession;
 beforeAll(async () => { agent = await agentFor(labConnection(host)); });
 afterAll(async () => { await closeAgents(); await closeLab(); });
 
 interface Report { changed: boolean; actions: string[] }
 const apply = (changes: unknown[]) => agent.request<Report>("apply", { changes });
+
+/** The agent on another lab host, through the same pooled client. */
+class AgentClientOn {
+    constructor(private readonly name: string) {}
+    async apply(changes: unknown[]): Promise<Report> {
+        return (await agentFor(labConnection(this.name))).request<Report>("apply", { changes });
+    }
+}
 
 // Each case: what the agent is asked, and the ipvsadm commands that make the same thing by hand.
 const tcp = (address: string, port: number) => ({ protocol: "tcp", address, port });
@@ -188,30 +197,84 @@ describe("bad requests are refused before anything is touched, naming field, val
 });
 
 describe("timeouts and sync daemons", () => {
+    const rs3 = new AgentClientOn("rs3");
     test("timeouts are set, reported, and restored", async () => {
-        const before = await sh(host, "ipvsadm -Ln --timeout");
-        const r = await apply([{ timeouts: { tcp: 1800, tcpFin: 60, udp: 120 } }]);
+        const before = await sh("rs3", "ipvsadm -Ln --timeout");
+        const r = await rs3.apply([{ timeouts: { tcp: 1800, tcpFin: 60, udp: 120 } }]);
         expect(r.changed).toBe(true);
-        expect(await sh(host, "ipvsadm -Ln --timeout")).toContain("Timeout (tcp tcpfin udp): 1800 60 120");
-        expect((await apply([{ timeouts: { tcp: 1800 } }])).changed).toBe(false);
+        expect(await sh("rs3", "ipvsadm -Ln --timeout")).toContain("Timeout (tcp tcpfin udp): 1800 60 120");
+        expect((await rs3.apply([{ timeouts: { tcp: 1800 } }])).changed).toBe(false);
         const [tcpT, fin, udp] = before.match(/(\d+) (\d+) (\d+)/)!.slice(1).map(Number);
-        await apply([{ timeouts: { tcp: tcpT, tcpFin: fin, udp } }]);
-        expect(await sh(host, "ipvsadm -Ln --timeout")).toEqual(before);
+        await rs3.apply([{ timeouts: { tcp: tcpT, tcpFin: fin, udp } }]);
+        expect(await sh("rs3", "ipvsadm -Ln --timeout")).toEqual(before);
     });
 
     test("master and backup daemons with every attribute, as ipvsadm --start-daemon makes them", async () => {
         const master = { state: "master", mcastInterface: "lan0", syncId: 7, syncMaxlen: 1400, mcastGroup: "224.0.0.99", mcastPort: 8849, mcastTtl: 2 };
         const backup = { state: "backup", mcastInterface: "lan0", syncId: 7, mcastGroup: "224.0.0.99", mcastPort: 8849 };
-        await apply([{ startDaemon: master }, { startDaemon: backup }]);
-        const byAgent = await sh(host, "ipvsadm -Ln --daemon");
-        expect((await apply([{ startDaemon: master }])).changed).toBe(false);
-        await apply([{ stopDaemon: "master" }, { stopDaemon: "backup" }]);
-        expect(await sh(host, "ipvsadm -Ln --daemon")).toBe("");
-        await sh(host, "ipvsadm --start-daemon master --mcast-interface lan0 --syncid 7 --sync-maxlen 1400 --mcast-group 224.0.0.99 --mcast-port 8849 --mcast-ttl 2 && " +
+        await rs3.apply([{ startDaemon: master }, { startDaemon: backup }]);
+        const byAgent = await sh("rs3", "ipvsadm -Ln --daemon");
+        expect((await rs3.apply([{ startDaemon: master }])).changed).toBe(false);
+        await rs3.apply([{ stopDaemon: "master" }, { stopDaemon: "backup" }]);
+        expect(await sh("rs3", "ipvsadm -Ln --daemon")).toBe("");
+        await sh("rs3", "ipvsadm --start-daemon master --mcast-interface lan0 --syncid 7 --sync-maxlen 1400 --mcast-group 224.0.0.99 --mcast-port 8849 --mcast-ttl 2 && " +
             "ipvsadm --start-daemon backup --mcast-interface lan0 --syncid 7 --mcast-group 224.0.0.99 --mcast-port 8849");
-        const byIpvsadm = await sh(host, "ipvsadm -Ln --daemon");
-        await sh(host, "ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup");
+        const byIpvsadm = await sh("rs3", "ipvsadm -Ln --daemon");
+        await sh("rs3", "ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup");
         expect(byAgent).toContain("master sync daemon (mcast=lan0, syncid=7, maxlen=1400, group=224.0.0.99, port=8849, ttl=2)");
         expect(byAgent).toEqual(byIpvsadm);
+    });
+});
+
+describe("host operations through the agent", () => {
+    test("probe reports the agent, the kernel and its schedulers", async () => {
+        const p = await agent.request<{ agent: { version: string; hash: string }; kernelRelease: string; ipvs: { version: string }; schedulers: Record<string, string> }>("probe");
+        expect(p.kernelRelease).toBe((await sh(host, "uname -r")).trim());
+        expect(p.agent.hash).toMatch(/^[0-9a-f]{16}$/);
+        expect(p.ipvs.version).toBe("1.2.1");
+        expect(p.schedulers.twos).toBe("missing");
+        expect(p.schedulers.rr).not.toBe("missing");
+    });
+
+    test("VIPs on lo and ARP sysctls in one request; a second is a no-op; a failing one rolls back", async () => {
+        const rs = new AgentClientOn("rs1");
+        const before = await sh("rs1", "ip -o addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce");
+        const changes = [
+            { address: "10.2.0.50", interface: "lo" },
+            { address: "fd02::50", interface: "lo" },
+            { sysctl: "net.ipv4.conf.all.arp_ignore", value: 1 },
+            { sysctl: "net.ipv4.conf.lan0.arp_announce", value: 2 },
+        ];
+        try {
+            const r = await rs.apply(changes);
+            expect(r.actions).toEqual(["added address 10.2.0.50/32 on lo", "added address fd02::50/128 on lo",
+                "set net.ipv4.conf.all.arp_ignore 0 -> 1", "set net.ipv4.conf.lan0.arp_announce 0 -> 2"]);
+            expect(await sh("rs1", "ip -o addr show dev lo")).toMatch(/inet 10\.2\.0\.50\/32[\s\S]*inet6 fd02::50\/128/);
+            expect((await rs.apply(changes)).changed).toBe(false);
+            // A bad address in the same request as a good sysctl change: nothing stays.
+            await expect(rs.apply([{ sysctl: "net.ipv4.conf.all.arp_ignore", value: 2 }, { address: "10.2.0.51", interface: "nosuchif" }]))
+                .rejects.toThrow(/rolled back 1 change/);
+            expect((await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")).trim()).toBe("1");
+        } finally {
+            await rs.apply([{ deleteAddress: "10.2.0.50", interface: "lo" }, { deleteAddress: "fd02::50", interface: "lo" },
+                { sysctl: "net.ipv4.conf.all.arp_ignore", value: 0 }, { sysctl: "net.ipv4.conf.lan0.arp_announce", value: 0 }]);
+        }
+        expect(await sh("rs1", "ip -o addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce")).toEqual(before);
+    });
+
+    test("a sysctl outside the closed table is refused", async () => {
+        await expect(apply([{ sysctl: "kernel.core_pattern", value: 1 }])).rejects.toThrow(/changes\[0\]\.sysctl: .*kernel\.core_pattern/);
+        await expect(agent.request("sysctls", { names: ["net.ipv4.conf.../../../x.arp_ignore"] })).rejects.toThrow(/names\[0\]/);
+    });
+
+    test("drain: weight 0, then delete once no connection is active", async () => {
+        const s = tcp("10.2.0.60", 80);
+        await apply([{ service: s }, { service: s, realServer: { address: "10.0.0.21", weight: 3 } }, { service: s, realServer: { address: "10.0.0.22" } }]);
+        const r = await agent.request<{ actions: string[]; activeConnections: number }>("drain", { service: s, realServer: { address: "10.0.0.21" }, timeoutSeconds: 5 });
+        expect(r.actions[0]).toBe("set weight of real server 10.0.0.21:80 of tcp/10.2.0.60:80 3 -> 0 (draining)");
+        expect(r.actions[1]).toMatch(/^deleted real server 10\.0\.0\.21:80 of tcp\/10\.2\.0\.60:80 after [\d.]+ s with 0 active connections left$/);
+        expect(await sh(host, "ipvsadm -Sn")).not.toContain("10.0.0.21:80 -g");
+        expect(await sh(host, "ipvsadm -Sn")).toContain("-a -t 10.2.0.60:80 -r 10.0.0.22:80 -g -w 1");
+        await apply([{ deleteService: s }]);
     });
 });
