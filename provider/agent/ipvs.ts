@@ -162,7 +162,7 @@ export const IPVS = {
 /** Generic netlink controller and netlink header constants. */
 export const NETLINK = {
     GENERIC: 16, GENL_ID_CTRL: 16, CTRL_CMD_GETFAMILY: 3, CTRL_ATTR_FAMILY_ID: 1, CTRL_ATTR_FAMILY_NAME: 2,
-    NLMSG_ERROR: 2, NLMSG_DONE: 3, NLM_F_DUMP: 0x300, NLA_F_NESTED: 0x8000, NLA_TYPE_MASK: 0x3fff,
+    NLMSG_ERROR: 2, NLMSG_DONE: 3, NLM_F_REQUEST: 0x1, NLM_F_ACK: 0x4, NLM_F_DUMP: 0x300, NLA_F_NESTED: 0x8000, NLA_TYPE_MASK: 0x3fff,
 } as const;
 
 /** Operation kinds, for the errno meanings (ipvsadm's table). */
@@ -744,6 +744,38 @@ export const requests = {
     zero: (id?: VirtualServiceId) => ipvsMessage(C.ZERO, id ? [nest(T.SERVICE, packServiceId(id))] : []),
 };
 
+/** A write to the table: its payload, and how to name it and its errno. */
+export interface IpvsWrite {
+    payload: Buffer;
+    kind: IpvsOpKind;
+    op: string;
+}
+
+/** Every write the handle can send, as data (so a batch of them can be sent at once). */
+export const writes = {
+    addService: (s: VirtualServiceId & VirtualServiceSettings): IpvsWrite =>
+        ({ payload: requests.addService(s), kind: "add service", op: `add service ${describeService(s)}` }),
+    updateService: (s: VirtualServiceId & VirtualServiceSettings): IpvsWrite =>
+        ({ payload: requests.updateService(s), kind: "update service", op: `update service ${describeService(s)}` }),
+    deleteService: (id: VirtualServiceId): IpvsWrite =>
+        ({ payload: requests.deleteService(id), kind: "delete service", op: `delete service ${describeService(id)}` }),
+    addDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings): IpvsWrite =>
+        ({ payload: requests.addDestination(id, d), kind: "add destination", op: `add destination ${describeDestination(d)} to service ${describeService(id)}` }),
+    updateDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings): IpvsWrite =>
+        ({ payload: requests.updateDestination(id, d), kind: "update destination", op: `update destination ${describeDestination(d)} of service ${describeService(id)}` }),
+    deleteDestination: (id: VirtualServiceId, d: RealServerId): IpvsWrite =>
+        ({ payload: requests.deleteDestination(id, d), kind: "delete destination", op: `delete destination ${describeDestination(d)} from service ${describeService(id)}` }),
+    setTimeouts: (t: Partial<Timeouts>): IpvsWrite =>
+        ({ payload: requests.setTimeouts(t), kind: "set timeouts",
+           op: `set timeouts ${Object.entries(t).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`).join(" ")}` }),
+    startDaemon: (d: Daemon): IpvsWrite =>
+        ({ payload: requests.startDaemon(d), kind: "start daemon", op: `start ${d.state} sync daemon on ${d.mcastInterface} syncid ${d.syncId}` }),
+    stopDaemon: (state: SyncState): IpvsWrite =>
+        ({ payload: requests.stopDaemon(state), kind: "stop daemon", op: `stop ${state} sync daemon` }),
+    zero: (id?: VirtualServiceId): IpvsWrite =>
+        ({ payload: requests.zero(id), kind: "zero", op: id ? `zero service ${describeService(id)}` : "zero all services" }),
+};
+
 /** The nested attribute `type` of a reply's payload (genl header already removed). */
 function nested(payload: Buffer, type: number, what: string): Buffer {
     return need(parseAttrs(payload), type, what);
@@ -753,6 +785,7 @@ function nested(payload: Buffer, type: number, what: string): Buffer {
 // The handle: one generic netlink socket, the IPVS family resolved once
 
 const REQUEST_TIMEOUT_MS = 30_000;
+const WRITE_WINDOW = 64;
 
 /**
  * One generic netlink socket to the IPVS of the caller's network namespace. Requests are sent one
@@ -812,17 +845,68 @@ export class IpvsHandle {
         }
     }
 
+    /** Sends one write and waits for the kernel's answer. */
+    async write(w: IpvsWrite): Promise<void> {
+        await this.send(w.payload, false, w.kind, w.op);
+    }
+
+    /**
+     * Sends writes WRITE_WINDOW at a time, each window in one datagram (the kernel takes its messages in
+     * order), and collects every answer: one entry per write, undefined where it succeeded. A failure
+     * does not stop the writes after it. The answers come back as 'message' events: their sequence
+     * numbers are ours, not the library's.
+     */
+    async writeAll(ws: IpvsWrite[]): Promise<Array<IpvsError | undefined>> {
+        const run = async () => {
+            const { formatMessage } = require("netlink") as typeof import("netlink");
+            const out: Array<IpvsError | undefined> = [];
+            const port = this.socket.address().port;
+            for (let i = 0; i < ws.length; i += WRITE_WINDOW) {
+                const chunk = ws.slice(i, i + WRITE_WINDOW);
+                const first = this.socket.generateSeq();
+                for (let k = 1; k < chunk.length; k++) this.socket.generateSeq();
+                const answers = new Map<number, IpvsError | undefined>();
+                await new Promise<void>((resolve, reject) => {
+                    const done = (e?: Error) => {
+                        clearTimeout(timer);
+                        this.socket.off("message", onMessage);
+                        e ? reject(e) : resolve();
+                    };
+                    const onMessage = (msgs: NetlinkMessage[]) => {
+                        for (const m of msgs) {
+                            const k = m.seq - first;
+                            if (m.type !== NETLINK.NLMSG_ERROR || k < 0 || k >= chunk.length) continue;
+                            const code = LE ? m.data.readInt32LE(0) : m.data.readInt32BE(0);
+                            answers.set(k, code === 0 ? undefined : new IpvsError(-code, chunk[k].kind, chunk[k].op));
+                        }
+                        if (answers.size === chunk.length) done();
+                    };
+                    const timer = setTimeout(() => done(new Error(`${chunk[0].op}: no answer from the kernel in ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+                    this.socket.on("message", onMessage);
+                    const parts = chunk.flatMap((w, k) => formatMessage({
+                        type: this.familyId, flags: NETLINK.NLM_F_REQUEST | NETLINK.NLM_F_ACK, seq: first + k, port, data: w.payload }));
+                    this.socket.socket.send(parts, {}, (e) => e && done(new Error(`${chunk[0].op}: ${e.message}`)));
+                });
+                for (let k = 0; k < chunk.length; k++) out.push(answers.get(k));
+            }
+            return out;
+        };
+        const p = this.queue.then(run, run);
+        this.queue = p.catch(() => undefined);
+        return p;
+    }
+
     async addService(svc: VirtualServiceId & VirtualServiceSettings): Promise<void> {
-        await this.send(requests.addService(svc), false, "add service", `add service ${describeService(svc)}`);
+        await this.write(writes.addService(svc));
     }
 
     async updateService(svc: VirtualServiceId & VirtualServiceSettings): Promise<void> {
-        await this.send(requests.updateService(svc), false, "update service", `update service ${describeService(svc)}`);
+        await this.write(writes.updateService(svc));
     }
 
     /** Deletes the service and every destination in it. */
     async deleteService(id: VirtualServiceId): Promise<void> {
-        await this.send(requests.deleteService(id), false, "delete service", `delete service ${describeService(id)}`);
+        await this.write(writes.deleteService(id));
     }
 
     /**
@@ -837,18 +921,15 @@ export class IpvsHandle {
     }
 
     async addDestination(id: VirtualServiceId, dest: RealServerId & RealServerSettings): Promise<void> {
-        await this.send(requests.addDestination(id, dest), false, "add destination",
-            `add destination ${describeDestination(dest)} to service ${describeService(id)}`);
+        await this.write(writes.addDestination(id, dest));
     }
 
     async updateDestination(id: VirtualServiceId, dest: RealServerId & RealServerSettings): Promise<void> {
-        await this.send(requests.updateDestination(id, dest), false, "update destination",
-            `update destination ${describeDestination(dest)} of service ${describeService(id)}`);
+        await this.write(writes.updateDestination(id, dest));
     }
 
     async deleteDestination(id: VirtualServiceId, dest: RealServerId): Promise<void> {
-        await this.send(requests.deleteDestination(id, dest), false, "delete destination",
-            `delete destination ${describeDestination(dest)} from service ${describeService(id)}`);
+        await this.write(writes.deleteDestination(id, dest));
     }
 
     async timeouts(): Promise<Timeouts> {
@@ -858,8 +939,7 @@ export class IpvsHandle {
 
     /** Sets the timeouts given; the others stay as they are. */
     async setTimeouts(t: Partial<Timeouts>): Promise<void> {
-        const parts = Object.entries(t).filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${v}`);
-        await this.send(requests.setTimeouts(t), false, "set timeouts", `set timeouts ${parts.join(" ")}`);
+        await this.write(writes.setTimeouts(t));
     }
 
     /** The running sync daemons (0, 1 or 2: master and backup). */
@@ -869,12 +949,11 @@ export class IpvsHandle {
     }
 
     async startDaemon(d: Daemon): Promise<void> {
-        await this.send(requests.startDaemon(d), false, "start daemon",
-            `start ${d.state} sync daemon on ${d.mcastInterface} syncid ${d.syncId}`);
+        await this.write(writes.startDaemon(d));
     }
 
     async stopDaemon(state: SyncState): Promise<void> {
-        await this.send(requests.stopDaemon(state), false, "stop daemon", `stop ${state} sync daemon`);
+        await this.write(writes.stopDaemon(state));
     }
 
     async info(): Promise<Info> {
@@ -884,7 +963,7 @@ export class IpvsHandle {
 
     /** Zeroes the counters of one service, or of every service when none is given. */
     async zero(id?: VirtualServiceId): Promise<void> {
-        await this.send(requests.zero(id), false, "zero", id ? `zero service ${describeService(id)}` : "zero all services");
+        await this.write(writes.zero(id));
     }
 }
 

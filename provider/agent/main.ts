@@ -13,7 +13,10 @@ type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
 /** The closed set of operations. Anything else is refused. Table reads take the lock too, so a read
  * never sees another agent's request half applied. */
 const operations: Record<string, Op> = {
-    probe: async () => ({ agent: { version: agentVersion, hash: agentHash, node: process.versions.node }, ...(await ops.probe()) }),
+    probe: async () => ({
+        agent: { version: agentVersion, hash: agentHash, node: process.versions.node, maxRssKiB: process.resourceUsage().maxRSS },
+        ...(await ops.probe()),
+    }),
     state: ops.state,
     apply: ops.apply,
     drain: ops.drain,

@@ -208,8 +208,11 @@ class Table {
         if (!this.services) this.services = new Map((await this.h.services()).map((s) => [keyOf(s), s]));
         return this.services.get(keyOf(id));
     }
+    /** Records what the plan leaves: a new service starts with no real servers. */
     setService(id: VirtualServiceId, s: VirtualService | undefined): void {
-        if (s) this.services!.set(keyOf(id), s); else { this.services!.delete(keyOf(id)); this.dests.delete(keyOf(id)); }
+        const key = keyOf(id);
+        if (s && !this.services!.has(key)) this.dests.set(key, new Map());
+        if (s) this.services!.set(key, s); else { this.services!.delete(key); this.dests.delete(key); }
     }
     async realServers(id: VirtualServiceId): Promise<Map<string, RealServer>> {
         let m = this.dests.get(keyOf(id));
@@ -230,73 +233,149 @@ const liveService = (s: VirtualService): VirtualService => strip(s, ["stats"]);
 const liveRealServer = (r: RealServer): RealServer => strip(r, ["stats", "activeConns", "inactConns", "persistConns"]);
 
 // ------------------------------------------------------------------------------------------------
-// apply
+// apply: plan from one read of the table, write the difference in one pipelined batch, read back once.
 
-export async function apply(args: unknown, ctx: Context): Promise<Report> {
-    return ctx.exclusive(() => applyLocked(args, ctx));
+type Undo = ipvs.IpvsWrite | (() => Promise<void>);
+/** One write of the plan: to the table (batched) or to the host, how to undo it (made only when
+ * needed), what to report. */
+interface Planned {
+    ipvs?: ipvs.IpvsWrite;
+    host?: () => Promise<void>;
+    undo: () => Undo[];
+    action?: string;
+}
+/** What must read back after writing: every declared service (one dump), and the real servers that
+ * carry what an older kernel silently drops (tunnel type, port, checksum; a family other than the
+ * service's): weight, method and thresholds are understood by every kernel with IPVS netlink. */
+class Expected {
+    services = new Map<string, VirtualService>();
+    realServers = new Map<string, { service: VirtualServiceId; want: Map<string, RealServer> }>();
 }
 
-async function applyLocked(args: unknown, ctx: Context): Promise<Report> {
+export async function apply(args: unknown, ctx: Context): Promise<Report> {
     const a = object(args, "args");
     onlyKeys(a, ["changes"], "args");
     if (!Array.isArray(a.changes)) fail("changes", "must be a list of changes");
     const steps = a.changes.map((c, i) => step(c, `changes[${i}]`));
-    const h = await ctx.ipvs();
-    const table = new Table(h);
-    const actions: string[] = [];
-    const undo: Array<() => Promise<void>> = [];
-    const verify: Array<() => Promise<void>> = [];
-    try {
-        for (const s of steps) await applyStep(s, h, table, actions, undo, verify);
-        for (const v of verify) await v();
-    } catch (e) {
-        const undone: string[] = [];
-        for (const u of undo.reverse()) {
-            try { await u(); } catch (re) { undone.push(`could not undo: ${(re as Error).message}`); }
+    return ctx.exclusive(async () => {
+        const h = await ctx.ipvs();
+        const table = new Table(h);
+        const plan: Planned[] = [];
+        const expected = new Expected();
+        for (const s of steps) await planStep(s, h, table, plan, expected);
+        const done: Planned[] = [];
+        let failure = await execute(h, plan, done);
+        if (!failure) failure = await readBack(h, expected).then(() => undefined, (e) => e as Error);
+        if (failure) {
+            const notes = await rollback(h, done);
+            const note = done.length ? ` (rolled back ${done.length} change${done.length > 1 ? "s" : ""} of this request${notes.length ? `; ${notes.join("; ")}` : ""})` : "";
+            const code = (failure as { code?: string }).code;
+            throw new AgentError(failure.message + note, (failure as AgentError).field, code);
         }
-        const note = undo.length ? ` (rolled back ${undo.length} change${undo.length > 1 ? "s" : ""} of this request${undone.length ? `; ${undone.join("; ")}` : ""})` : "";
-        if (e instanceof AgentError) throw new AgentError(e.message + note, e.field, e.code);
-        const err = e as ipvs.IpvsError;
-        throw new AgentError(err.message + note, undefined, err.code);
-    }
-    return { changed: actions.length > 0, actions };
+        const actions = done.flatMap((p) => (p.action ? [p.action] : []));
+        return { changed: actions.length > 0, actions };
+    });
 }
 
-async function applyStep(s: Step, h: IpvsHandle, table: Table, actions: string[], undo: Array<() => Promise<void>>,
-    verify: Array<() => Promise<void>>): Promise<void> {
+/** Runs the plan in order, table writes in pipelined batches; returns the first failure, if any.
+ * Every write that succeeded (even after a failed one in the same batch) is in `done`. */
+async function execute(h: IpvsHandle, plan: Planned[], done: Planned[]): Promise<Error | undefined> {
+    let failure: Error | undefined;
+    for (let i = 0; i < plan.length && !failure;) {
+        if (plan[i].ipvs) {
+            let j = i;
+            while (j < plan.length && plan[j].ipvs) j++;
+            const batch = plan.slice(i, j);
+            const results = await h.writeAll(batch.map((p) => p.ipvs!));
+            results.forEach((r, k) => (r ? (failure ??= r) : done.push(batch[k])));
+            i = j;
+        } else {
+            try { await plan[i].host!(); done.push(plan[i]); } catch (e) { failure = e as Error; }
+            i++;
+        }
+    }
+    return failure;
+}
+
+/** Undoes what was done, newest first; says what could not be undone. */
+async function rollback(h: IpvsHandle, done: Planned[]): Promise<string[]> {
+    const undo = done.reverse().flatMap((p) => p.undo());
+    const notes: string[] = [];
+    for (let i = 0; i < undo.length;) {
+        const u = undo[i];
+        if (typeof u === "function") {
+            await u().catch((e) => notes.push(`could not undo: ${(e as Error).message}`));
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < undo.length && typeof undo[j] !== "function") j++;
+        const results = await h.writeAll(undo.slice(i, j) as ipvs.IpvsWrite[]);
+        for (const r of results) if (r) notes.push(`could not undo: ${r.message}`);
+        i = j;
+    }
+    return notes;
+}
+
+/** Reads back every declared object once (one dump of services, one of each service's real servers). */
+async function readBack(h: IpvsHandle, expected: Expected): Promise<void> {
+    if (!expected.services.size && !expected.realServers.size) return;
+    const live = new Map((await h.services()).map((s) => [keyOf(s), s]));
+    for (const [key, want] of expected.services) {
+        const back = live.get(key);
+        const diff = back ? serviceDiff(want, back) : ["missing"];
+        if (diff.length) throw new AgentError(`service ${key}: the kernel did not keep what was written (${diff.join(", ")}); it may be too old for a setting`, "service");
+    }
+    for (const [key, { service, want }] of expected.realServers) {
+        if (!live.has(key)) continue;
+        const backs = new Map((await h.destinations(service)).map((d) => [rsKey(d), d]));
+        for (const [k, w] of want) {
+            const back = backs.get(k);
+            const diff = back ? realServerDiff(w, back) : ["missing"];
+            if (diff.length) throw new AgentError(`${rsName(service, w)}: the kernel did not keep what was written (${diff.join(", ")}); it may be too old for a setting`, "realServer");
+        }
+    }
+}
+
+function expectRealServer(expected: Expected, service: VirtualServiceId, want: RealServer): void {
+    const droppable = want.forwarding === "tun" && (want.tunnelType !== "ipip" || want.tunnelPort || want.tunnelFlags) ||
+        want.addressFamily !== service.family;
+    if (!droppable) return;
+    const key = keyOf(service);
+    let e = expected.realServers.get(key);
+    if (!e) expected.realServers.set(key, (e = { service, want: new Map() }));
+    e.want.set(rsKey(want), want);
+}
+
+/** Decides the writes of one step from what the table holds (as earlier steps of the plan leave it). */
+async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], expected: Expected): Promise<void> {
+    const W = ipvs.writes;
     switch (s.kind) {
         case "service": {
             const live = await table.service(s.want);
             const name = `service ${keyOf(s.want)}`;
             if (!live) {
-                await h.addService(s.want);
-                undo.push(() => h.deleteService(s.want));
-                actions.push(`added ${name}`);
+                plan.push({ ipvs: W.addService(s.want), undo: () => [W.deleteService(s.want)], action: `added ${name}` });
             } else {
                 const diff = serviceDiff(s.want, live);
                 if (!diff.length) return;
                 if (!s.adopt) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
                     `set adopt to take it over and converge it, or remove it from the director`, "service", "EEXIST");
-                await h.updateService(s.want);
-                undo.push(() => h.updateService(liveService(live)));
-                actions.push(`updated ${name}: ${diff.join(", ")}`);
+                plan.push({ ipvs: W.updateService(s.want), undo: () => [W.updateService(liveService(live))], action: `updated ${name}: ${diff.join(", ")}` });
             }
             table.setService(s.want, s.want);
-            verify.push(async () => {
-                const back = await h.service(s.want);
-                const diff = back ? serviceDiff(s.want, back) : ["missing"];
-                if (diff.length) throw new AgentError(`${name}: the kernel did not keep what was written (${diff.join(", ")}); it may be too old for a setting`, "service");
-            });
+            expected.services.set(keyOf(s.want), s.want);
             return;
         }
         case "deleteService": {
             const live = await table.service(s.id);
             if (!live) return;
             const dests = [...(await table.realServers(s.id)).values()];
-            await h.deleteService(s.id);
-            undo.push(async () => { await h.addService(liveService(live)); for (const d of dests) await h.addDestination(s.id, liveRealServer(d)); });
-            actions.push(`deleted service ${keyOf(s.id)}${dests.length ? ` and its ${dests.length} real server${dests.length > 1 ? "s" : ""}` : ""}`);
+            plan.push({ ipvs: W.deleteService(s.id), undo: () => [W.addService(liveService(live)), ...dests.map((d) => W.addDestination(s.id, liveRealServer(d)))],
+                action: `deleted service ${keyOf(s.id)}${dests.length ? ` and its ${dests.length} real server${dests.length > 1 ? "s" : ""}` : ""}` });
             table.setService(s.id, undefined);
+            expected.services.delete(keyOf(s.id));
+            expected.realServers.delete(keyOf(s.id));
             return;
         }
         case "realServer": {
@@ -305,24 +384,16 @@ async function applyStep(s: Step, h: IpvsHandle, table: Table, actions: string[]
             const live = m.get(rsKey(s.want));
             const name = rsName(s.service, s.want);
             if (!live) {
-                await h.addDestination(s.service, s.want);
-                undo.push(() => h.deleteDestination(s.service, s.want));
-                actions.push(`added ${name}`);
+                plan.push({ ipvs: W.addDestination(s.service, s.want), undo: () => [W.deleteDestination(s.service, s.want)], action: `added ${name}` });
             } else {
                 const diff = realServerDiff(s.want, live);
                 if (!diff.length) return;
                 if (!s.adopt) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
                     `set adopt to take it over and converge it, or remove it from the director`, "realServer", "EEXIST");
-                await h.updateDestination(s.service, s.want);
-                undo.push(() => h.updateDestination(s.service, liveRealServer(live)));
-                actions.push(`updated ${name}: ${diff.join(", ")}`);
+                plan.push({ ipvs: W.updateDestination(s.service, s.want), undo: () => [W.updateDestination(s.service, liveRealServer(live))], action: `updated ${name}: ${diff.join(", ")}` });
             }
             m.set(rsKey(s.want), s.want);
-            verify.push(async () => {
-                const back = (await h.destinations(s.service)).find((d) => rsKey(d) === rsKey(s.want));
-                const diff = back ? realServerDiff(s.want, back) : ["missing"];
-                if (diff.length) throw new AgentError(`${name}: the kernel did not keep what was written (${diff.join(", ")}); it may be too old for a setting`, "realServer");
-            });
+            expectRealServer(expected, s.service, s.want);
             return;
         }
         case "deleteRealServer": {
@@ -330,49 +401,39 @@ async function applyStep(s: Step, h: IpvsHandle, table: Table, actions: string[]
             const m = await table.realServers(s.service);
             const live = m.get(rsKey(s.id));
             if (!live) return;
-            await h.deleteDestination(s.service, s.id);
-            undo.push(() => h.addDestination(s.service, liveRealServer(live)));
-            actions.push(`deleted ${rsName(s.service, s.id)}`);
+            plan.push({ ipvs: W.deleteDestination(s.service, s.id), undo: () => [W.addDestination(s.service, liveRealServer(live))], action: `deleted ${rsName(s.service, s.id)}` });
             m.delete(rsKey(s.id));
+            expected.realServers.get(keyOf(s.service))?.want.delete(rsKey(s.id));
             return;
         }
         case "timeouts": {
             const live = await h.timeouts();
             const diff = (Object.keys(s.want) as Array<keyof Timeouts>).filter((k) => s.want[k] !== live[k]);
             if (!diff.length) return;
-            await h.setTimeouts(s.want);
-            undo.push(() => h.setTimeouts(live));
-            actions.push(`set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${s.want[k]}`).join(", ")}`);
+            plan.push({ ipvs: W.setTimeouts(s.want), undo: () => [W.setTimeouts(live)], action: `set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${s.want[k]}`).join(", ")}` });
             return;
         }
         case "startDaemon": {
             const live = (await h.daemons()).find((d) => d.state === s.want.state);
             const diff = live ? model.daemonDiff(s.want, live) : [];
             if (live && !diff.length) return;
-            if (live) {
-                await h.stopDaemon(live.state);
-                undo.push(() => h.startDaemon(live));
-            }
-            await h.startDaemon(s.want);
-            undo.push(() => h.stopDaemon(s.want.state));
-            actions.push(live ? `restarted ${s.want.state} sync daemon: ${diff.join(", ")}` : `started ${s.want.state} sync daemon on ${s.want.mcastInterface} syncid ${s.want.syncId}`);
+            if (live) plan.push({ ipvs: W.stopDaemon(live.state), undo: () => [W.startDaemon(live)] });
+            plan.push({ ipvs: W.startDaemon(s.want), undo: () => [W.stopDaemon(s.want.state)],
+                action: live ? `restarted ${s.want.state} sync daemon: ${diff.join(", ")}` : `started ${s.want.state} sync daemon on ${s.want.mcastInterface} syncid ${s.want.syncId}` });
             return;
         }
         case "stopDaemon": {
             const live = (await h.daemons()).find((d) => d.state === s.state);
             if (!live) return;
-            await h.stopDaemon(s.state);
-            undo.push(() => h.startDaemon(live));
-            actions.push(`stopped ${s.state} sync daemon`);
+            plan.push({ ipvs: W.stopDaemon(s.state), undo: () => [W.startDaemon(live)], action: `stopped ${s.state} sync daemon` });
             return;
         }
         case "sysctl": {
             const before = host.getSysctl(s.name);
             const text = (v: host.SysctlValue) => (Array.isArray(v) ? v.join(" ") : String(v));
             if (text(before) === text(s.value)) return;
-            host.setSysctl(s.name, s.value);
-            undo.push(async () => { host.setSysctl(s.name, before); });
-            actions.push(`set ${s.name} ${text(before)} -> ${text(s.value)}`);
+            plan.push({ host: async () => { host.setSysctl(s.name, s.value); }, undo: () => [async () => { host.setSysctl(s.name, before); }],
+                action: `set ${s.name} ${text(before)} -> ${text(s.value)}` });
             return;
         }
         case "address":
@@ -380,27 +441,20 @@ async function applyStep(s: Step, h: IpvsHandle, table: Table, actions: string[]
             const present = (await host.listAddresses(s.iface))
                 .some((a) => model.canonicalAddress(a.address) === s.address && a.prefixLength === s.prefixLength);
             const name = `${s.address}/${s.prefixLength} on ${s.iface}`;
-            if (s.kind === "address") {
-                const link = await host.getLink(s.iface);
-                if (present && link.up) return;
-                if (!present) {
-                    await host.addAddress(s.iface, s.address, s.prefixLength);
-                    undo.push(() => host.deleteAddress(s.iface, s.address, s.prefixLength));
-                    actions.push(`added address ${name}`);
-                } else {
-                    await host.setLinkUp(s.iface);
-                    actions.push(`set ${s.iface} up`);
-                }
-            } else if (present) {
-                await host.deleteAddress(s.iface, s.address, s.prefixLength);
-                undo.push(() => host.addAddress(s.iface, s.address, s.prefixLength));
-                actions.push(`deleted address ${name}`);
+            const add = () => host.addAddress(s.iface, s.address, s.prefixLength);
+            const del = () => host.deleteAddress(s.iface, s.address, s.prefixLength);
+            if (s.kind === "deleteAddress") {
+                if (present) plan.push({ host: del, undo: () => [add], action: `deleted address ${name}` });
+            } else if (!present) {
+                plan.push({ host: add, undo: () => [del], action: `added address ${name}` });
+            } else if (!(await host.getLink(s.iface)).up) {
+                plan.push({ host: () => host.setLinkUp(s.iface), undo: () => [], action: `set ${s.iface} up` });
             }
             return;
         }
         case "module": {
-            const before = await host.loadModule(s.name);
-            if (before !== "loaded" && before !== "builtin") actions.push(`loaded module ${s.name}`);
+            if (["loaded", "builtin"].includes(host.moduleState(s.name))) return;
+            plan.push({ host: async () => { await host.loadModule(s.name); }, undo: () => [], action: `loaded module ${s.name}` });
             return;
         }
     }
