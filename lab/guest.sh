@@ -20,6 +20,31 @@ log() { echo "lab: $*" > /dev/console; }
 sed -i 's/^root:[^:]*:/root:*:/' /etc/shadow
 : > /root/.bashrc; rm -f /root/.bash_profile /root/.profile
 grep -q '^sshd:' /etc/passwd || echo 'sshd:x:101:65534::/run/sshd:/usr/sbin/nologin' >> /etc/passwd
+
+# Non-root logins (the overlay only; the machine's files stay as they are): operator logs in with the
+# operator key or its password (/lab/operator-password) and has passwordless sudo; viewer logs in with
+# the key and has no sudo rights (what a misconfigured node looks like). sudo is Debian's, extracted
+# into the image, copied here with its setuid bit: it exists in the guest only.
+add_user() { # name uid password-hash
+  if grep -q "^$1:\|^[^:]*:x:$2:" /etc/passwd; then log "user $1 or uid $2 already exists"; return; fi
+  echo "$1:x:$2:$2:lab $1:/home/$1:/bin/bash" >> /etc/passwd
+  echo "$1:x:$2:" >> /etc/group
+  echo "$1:$3:19000:0:99999:7:::" >> /etc/shadow
+  mkdir -p "/home/$1"; chown "$2:$2" "/home/$1"; chmod 0700 "/home/$1"
+}
+add_user operator 1500 "$(/lab/bin/busybox mkpasswd -m sha512 -P 0 < /lab/operator-password)"
+add_user viewer 1501 '*'
+mkdir -p /usr/libexec/sudo; cp -a /lab/root/usr/libexec/sudo/. /usr/libexec/sudo/
+install -m 4755 -o root -g root /lab/root/usr/bin/sudo /usr/bin/sudo
+cat > /etc/sudoers <<'SUDOERS'
+Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+root ALL=(ALL:ALL) ALL
+operator ALL=(ALL:ALL) NOPASSWD: ALL
+SUDOERS
+chmod 0440 /etc/sudoers
+# Each host knows the others' lan names (sudo also looks up its own host name).
+. /lab/topology.sh
+echo "$LAB_HOSTS" | awk 'NF { print $2, $1 }' >> /etc/hosts
 /lab/bin/modprobe ip_vs || log "ip_vs did not load"
 
 . /lab/topology.sh

@@ -2,18 +2,19 @@
 # Builds what the lab boots, into the cache, and prints the image folder:
 # - kernel-<package>/: Debian's kernel package (IPVS and every scheduler as modules), extracted, with
 #   the uncompressed vmlinux for PVH boot and a modules.dep; reused for as long as the cache lives.
-# - image-<key>/: the initramfs, the guest-only tools (sshd, ipvsadm, busybox: extracted from Debian
-#   packages, never installed on this machine), each host's SSH host key (pinned by every client) and
-#   the operator key; keyed by the kernel and the content of lab/, so a change to the lab rebuilds it.
+# - image-<key>/: the initramfs, the guest-only tools (sshd, ipvsadm, sudo, busybox: extracted from Debian
+#   packages, never installed on this machine), each host's SSH host key (pinned by every client), the
+#   operator key and the operator user's password (random, operator-password); keyed by the kernel and
+#   the content of lab/, so a change to the lab rebuilds it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}/lab
 mkdir -p "$cache"
 fail() { echo "lab: $*" >&2; exit 1; }
 
-# Tools this machine needs: qemu and friends are installed with apt; the guest's sshd and ipvsadm run
-# from extracted packages, so only their libraries are installed here (no service is ever started).
-host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libnl-3-200 libnl-genl-3-200 libpopt0"
+# Tools this machine needs: qemu and friends are installed with apt; the guest's sshd, ipvsadm and sudo
+# run from extracted packages, so only their libraries are installed here (no service is ever started).
+host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libnl-3-200 libnl-genl-3-200 libpopt0 libaudit1 libselinux1 libpam0g libpam-modules zlib1g"
 missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $host_packages 2>/dev/null | awk '$2 != "installed" { print $1 }')
 for p in $host_packages; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
@@ -54,20 +55,25 @@ img=$cache/image-$key
 if [ ! -f "$img/ready" ]; then
   echo "lab: building image $key" >&2
   rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
-  apt_fetch openssh-server openssh-sftp-server ipvsadm
-  missing_libs=$(ldd root/usr/sbin/sshd root/sbin/ipvsadm | awk '/not found/ { print $1 }' | sort -u)
-  [ -z "$missing_libs" ] || fail "the guest's sshd or ipvsadm needs libraries this machine lacks: $missing_libs"
+  apt_fetch openssh-server openssh-sftp-server ipvsadm sudo
+  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so \
+    | awk '/not found/ { print $1 }' | sort -u)
+  [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm or sudo needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
   cp "$here/guest.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done
   ssh-keygen -q -t ed25519 -N '' -C operator@pulumi-lvs-lab -f id_ed25519
   cp id_ed25519.pub authorized_keys
+  # The operator user's password (guest.sh hashes it into the guest's /etc/shadow; lab.json carries it).
+  (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' 'xy' | tr -d '\n' > operator-password)
+  # Every user's authorized keys are authorized_keys (root, operator and viewer log in with the operator
+  # key); passwords are accepted for users that have one (operator: root's is locked).
   cat > sshd_config <<CFG
 Port 22
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
 AuthorizedKeysFile /lab/authorized_keys
 StrictModes no

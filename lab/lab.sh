@@ -77,11 +77,11 @@ wait_ssh() {
   done
 }
 
-write_clients() { # the pinned host keys and lab.json, which tests and examples read
+write_clients() { # the pinned host keys and lab.json (and the operator user's password), which tests and examples read
   local img=$1 h lan4 lan6 back4 back6 sep="" i=0
   : > "$run/known_hosts"
   {
-    printf '{\n  "privateKeyPath": "%s",\n  "hosts": {\n' "$img/id_ed25519"
+    printf '{\n  "privateKeyPath": "%s",\n  "operatorPassword": "%s",\n  "hosts": {\n' "$img/id_ed25519" "$(cat "$img/operator-password")"
     while read -r h lan4 lan6 back4 back6; do
       [ -n "$h" ] || continue
       i=$((i + 1))
