@@ -101,8 +101,18 @@ export class AgentSession {
         else p.reject(Object.assign(new Error(`${this.node}: ${r.error?.message}`), { code: r.error?.code, field: r.error?.field }));
     }
 
+    private closers: Array<() => void> = [];
+
+    /** Calls fn once the session has ended (its agent stopped or its connection closed). */
+    onClose(fn: () => void): void {
+        if (this.closed) fn(); else this.closers.push(fn);
+    }
+
     private fail(e: Error): void {
-        this.closed ??= e;
+        if (!this.closed) {
+            this.closed = e;
+            for (const fn of this.closers.splice(0)) fn();
+        }
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
     }
@@ -126,21 +136,30 @@ export class AgentSession {
 /** Connects, installs the agent when its hash is not on the node, and starts a session. */
 export async function startSession(c: Connection): Promise<AgentSession> {
     const node = target(c);
+    const user = c.user ?? "root";
     const client = await connect(c);
     try {
         const { hash } = agentPackage();
         const dir = `.pulumi-lvs/agent/${hash}`;
         const run = `${c.sudo ? "sudo -n " : ""}node ${dir}/agent.js serve`;
-        // One round trip when the agent is installed: check, then become the agent.
-        const start = `cd && if [ -f ${dir}/agent.js ]; then command -v node >/dev/null || exit 91; exec ${run}; fi; uname -m; exit 90`;
+        // One round trip when the agent is installed: check, then become the agent. The agent needs root
+        // (IPVS netlink, /proc/sys, modules): a user that is not root must ask for sudo.
+        const start = `cd && if [ -f ${dir}/agent.js ]; then command -v node >/dev/null || exit 91; ` +
+            `${c.sudo ? "" : `[ "$(id -u)" = 0 ] || exit 93; `}exec ${run}; fi; uname -m; exit 90`;
         // The agent greets with one line ({"hello": ...}) before it reads requests.
         for (let attempt = 0; ; attempt++) {
             const channel = await new Promise<ClientChannel>((resolve, reject) =>
                 client.exec(start, (err, ch) => (err ? reject(err) : resolve(ch))));
             const early = await firstWords(channel);
             if (early === undefined) return new AgentSession(node, client, channel);
+            const said = early.stderr.trim() || early.stdout.trim();
             if (early.code === 91) throw new Error(`${node} has no node on PATH: install Node.js 18 or newer there`);
-            if (early.code !== 90 || attempt > 0) throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${early.stderr.trim() || early.stdout.trim()}`);
+            if (early.code === 93)
+                throw new Error(`${node}: the agent needs root and ${user} is not root: set sudo (with passwordless sudo for ${user} there) or log in as root`);
+            if (c.sudo && /^sudo: /m.test(early.stderr))
+                throw new Error(`${node}: sudo -n as ${user} refused to run the agent (${said}): give ${user} passwordless sudo for node there ` +
+                    `(sudoers: "${user} ALL=(root) NOPASSWD: ALL"), or log in as root without sudo`);
+            if (early.code !== 90 || attempt > 0) throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${said}`);
             await install(client, node, dir, early.stdout.trim());
         }
     } catch (e) {
@@ -178,20 +197,26 @@ async function install(client: Client, node: string, dir: string, machine: strin
         { name: "netlink.node", data: p.binding(arch), mode: 0o755 },
     ]);
     const tmp = `${dir}.tmp.$$`;
-    const r = await exec(client, `cd && umask 022 && mkdir -p ${tmp} && tar -x -C ${tmp} && { mv -T ${tmp} ${dir} 2>/dev/null || rm -rf ${tmp}; }`, archive);
+    // Unpacked beside, then renamed into place: a session never sees half an agent. A folder left without
+    // agent.js (by hand) is replaced; one that another run installed meanwhile is kept.
+    const r = await exec(client, `cd && umask 022 && mkdir -p ${tmp} && tar -x -C ${tmp} && ` +
+        `{ [ -f ${dir}/agent.js ] || rm -rf ${dir}; mv -T ${tmp} ${dir} 2>/dev/null || rm -rf ${tmp}; }`, archive);
     if (r.code !== 0) throw new Error(`could not install the agent on ${node}: ${r.stderr.trim()}`);
 }
 
 const pool = new Map<string, Promise<AgentSession>>();
 
-/** The session for a node, shared by every resource on it for as long as this process runs. */
+/** The session for a node, shared by every resource on it for as long as this process runs (a session
+ * whose connection dropped is replaced by a new one on the next call). */
 export function agentFor(c: Connection): Promise<AgentSession> {
     const key = target(c) + (c.sudo ? " sudo" : "");
     let s = pool.get(key);
     if (!s) {
-        s = startSession(c);
-        pool.set(key, s);
-        s.catch(() => pool.delete(key));
+        const started = startSession(c);
+        s = started;
+        pool.set(key, started);
+        started.then((session) => session.onClose(() => pool.get(key) === started && pool.delete(key)),
+            () => pool.get(key) === started && pool.delete(key));
     }
     return s;
 }

@@ -38,37 +38,69 @@ export function target(c: Connection): string {
     return c.proxy ? `${self} via ${target(c.proxy)}` : self;
 }
 
+/** The OpenSSH fingerprint of a host key blob: "SHA256:" and unpadded base64, as `ssh-keygen -lf` prints it. */
 export function fingerprint(key: Buffer): string {
     return "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
+}
+
+/** A pinned OpenSSH public key: its type and blob, from "type base64 [comment]" or a known_hosts line
+ * ("host type base64"); undefined when the text is neither. */
+function parsePinnedKey(pinned: string): { type: string; blob: Buffer } | undefined {
+    const words = pinned.trim().split(/\s+/);
+    const i = words.findIndex((w) => /^(ssh-|ecdsa-sha2-|sk-)/.test(w));
+    if (i < 0 || !words[i + 1]) return undefined;
+    const blob = Buffer.from(words[i + 1], "base64");
+    // The blob starts with its own type (uint32 length, then the name): a cheap check that it is a key.
+    if (blob.length < 4 || blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("latin1") !== words[i]) return undefined;
+    return { type: words[i], blob };
+}
+
+/** The host key algorithms that offer a key of this type (so the server shows the pinned key). */
+function hostKeyAlgorithms(type: string): string[] {
+    return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
 }
 
 /** Checks a host key the server offered against the pinned one; returns a reason when they differ. */
 export function hostKeyProblem(c: Connection, offered: Buffer): string | undefined {
     if (c.insecureIgnoreHostKey) return undefined;
     const got = fingerprint(offered);
-    if (!c.hostKey) return `no hostKey is pinned for ${target(c)}: it offered ${got}; pin that (after checking it out of band) or set insecureIgnoreHostKey`;
+    if (!c.hostKey?.trim())
+        return `no hostKey is pinned for ${target(c)}: it offered ${got}. Check that fingerprint out of band ` +
+            `(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node) and set hostKey to it, or set insecureIgnoreHostKey for a throwaway machine`;
     const pinned = c.hostKey.trim();
-    const ok = pinned.startsWith("SHA256:")
-        ? pinned.replace(/=+$/, "") === got
-        : Buffer.from(pinned.split(/\s+/)[1] ?? "", "base64").equals(offered);
-    return ok ? undefined : `the host key of ${target(c)} does not match the pinned one: it offered ${got}. ` +
-        `If the node was rebuilt, pin its new key; otherwise someone may be in the middle`;
+    let ok: boolean;
+    if (pinned.startsWith("SHA256:")) ok = pinned.replace(/=+$/, "") === got;
+    else {
+        const key = parsePinnedKey(pinned);
+        if (!key) return `the hostKey pinned for ${target(c)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...") nor a fingerprint ("SHA256:..."): ${JSON.stringify(pinned.slice(0, 60))}`;
+        ok = key.blob.equals(offered);
+    }
+    return ok ? undefined : `the host key of ${target(c)} does not match the pinned hostKey: it offered ${got}, ` +
+        `the pinned one is ${pinned.startsWith("SHA256:") ? pinned : fingerprint(parsePinnedKey(pinned)!.blob)}. ` +
+        `If the node was rebuilt, check its new key out of band and pin it; otherwise someone may be in the middle`;
 }
+
+/** A failure that another attempt cannot cure (a host key or authentication problem). */
+type DialError = Error & { permanent?: boolean };
+const permanent = (message: string): DialError => Object.assign(new Error(message), { permanent: true });
 
 /** Opens an SSH connection (through the jump host when there is one), retrying with backoff. */
 export async function connect(c: Connection): Promise<Client> {
     const attempts = Math.max(1, c.dialRetries ?? 5);
-    let last: Error | undefined;
+    let last: DialError | undefined;
+    let tried = 0;
     for (let i = 0; i < attempts; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, 1000 * 2 ** (i - 1)));
+        tried++;
         try {
             return await dial(c);
         } catch (e) {
-            last = e as Error;
-            if ((e as { permanent?: boolean }).permanent) break;
+            last = e as DialError;
+            if (last.permanent) break;
         }
     }
-    throw new Error(`cannot connect to ${target(c)}: ${last?.message}`);
+    const times = last?.permanent ? "" : ` (${tried} attempt${tried > 1 ? "s" : ""}; raise dialRetries or dialTimeout if the node is slow to come up)`;
+    return Promise.reject(Object.assign(new Error(`cannot connect to ${target(c)}: ${last?.message}${times}`), { permanent: last?.permanent }));
 }
 
 async function dial(c: Connection): Promise<Client> {
@@ -77,35 +109,56 @@ async function dial(c: Connection): Promise<Client> {
     let jump: Client | undefined;
     if (c.proxy) {
         jump = await connect(c.proxy);
-        sock = await new Promise((resolve, reject) =>
-            jump!.forwardOut("127.0.0.1", 0, c.host, c.port ?? 22, (err, stream) => (err ? reject(err) : resolve(stream))));
+        try {
+            sock = await new Promise((resolve, reject) =>
+                jump!.forwardOut("127.0.0.1", 0, c.host, c.port ?? 22, (err, stream) => (err ? reject(err) : resolve(stream))));
+        } catch (e) {
+            jump.end();
+            throw new Error(`the jump host ${target(c.proxy)} could not open a connection to ${c.host}:${c.port ?? 22}: ${(e as Error).message}`);
+        }
     }
+    const pinned = c.insecureIgnoreHostKey || !c.hostKey ? undefined : parsePinnedKey(c.hostKey);
     return new Promise((resolve, reject) => {
         const client = new Client();
         let keyProblem: string | undefined;
+        let settled = false;
         client.once("ready", () => {
+            settled = true;
             if (jump) client.once("close", () => jump!.end());
             resolve(client);
         });
-        client.once("error", (e: Error & { level?: string }) => {
+        // Stays for the connection's life: an error event without a listener would end the process.
+        // Whoever holds the connection learns of later failures from its "close".
+        client.on("error", (e: Error & { level?: string }) => {
+            if (settled) return;
+            settled = true;
             jump?.end();
-            const err = new Error(keyProblem ?? (e.level === "client-authentication"
-                ? `authentication as ${c.user ?? "root"} failed (check privateKey, password or agentSocket)` : e.message));
-            (err as { permanent?: boolean }).permanent = keyProblem !== undefined || e.level === "client-authentication";
-            reject(err);
+            if (keyProblem) return reject(permanent(keyProblem));
+            if (e.level === "client-authentication")
+                return reject(permanent(`authentication as ${c.user ?? "root"} failed: the node accepted none of the credentials given ` +
+                    `(privateKey, password, agentSocket); check them and that the user may log in`));
+            reject(e);
         });
-        client.connect({
-            host: c.host,
-            port: c.port ?? 22,
-            username: c.user ?? "root",
-            privateKey: c.privateKey,
-            passphrase: c.privateKeyPassword,
-            password: c.password,
-            agent: c.agentSocket,
-            sock,
-            readyTimeout: (c.dialTimeout ?? 15) * 1000,
-            keepaliveInterval: 15_000,
-            hostVerifier: (key: Buffer) => !(keyProblem = hostKeyProblem(c, key)),
-        });
+        try {
+            client.connect({
+                host: c.host,
+                port: c.port ?? 22,
+                username: c.user ?? "root",
+                privateKey: c.privateKey,
+                passphrase: c.privateKeyPassword,
+                password: c.password,
+                agent: c.agentSocket,
+                sock,
+                readyTimeout: (c.dialTimeout ?? 15) * 1000,
+                keepaliveInterval: 15_000,
+                ...(pinned ? { algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) as never } } : {}),
+                hostVerifier: (key: Buffer) => !(keyProblem = hostKeyProblem(c, key)),
+            });
+        } catch (e) {
+            // ssh2 checks the private key before it dials (a wrong format, or encrypted without privateKeyPassword).
+            settled = true;
+            jump?.end();
+            reject(permanent(`the privateKey cannot be used: ${(e as Error).message}`));
+        }
     });
 }
