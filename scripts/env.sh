@@ -13,6 +13,8 @@ if [ ! -d "$root/node_modules/@pulumi/pulumi" ] || [ "$root/package-lock.json" -
   lvs_step "npm ci"
   (cd "$root" && npm ci --no-audit --no-fund) >&2 || lvs_fail "npm ci failed (see above)"
 fi
+# Programs in this checkout (examples/, test/) import the package by its name, as users do.
+ln -sfn .. "$root/node_modules/pulumi-lvs"
 lvs_step "Pulumi CLI"
 pulumi_bin=$(bash "$root/scripts/pulumi-cli.sh") || lvs_fail "the Pulumi CLI could not be built with Go (see above)"
 PATH="$pulumi_bin:$root/node_modules/.bin:$PATH"

@@ -1,3 +1,188 @@
-// pulumi-lvs: Linux Virtual Server (IPVS) clusters as Pulumi resources. The resource classes land here
-// (Director, VirtualService, RealServer, DosProtection, RealServerNode, Cluster).
-export const version: string = require("../../package.json").version;
+// pulumi-lvs: Linux Virtual Server (IPVS) clusters as Pulumi resources.
+//
+//   const d = new lvs.Director("lb1", { connection: { host, hostKey, privateKey } });
+//   const web = new lvs.VirtualService("web", { director: d, protocol: "tcp", address: "10.0.0.240", port: 80, scheduler: "rr" });
+//   new lvs.RealServer("web-1", { service: web, address: "10.1.0.21", forwarding: "nat" });
+import * as pulumi from "@pulumi/pulumi";
+import type { Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey, Tunnel } from "../provider/model";
+
+export type { Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey, Tunnel };
+
+/** How to reach a node over SSH (the arguments of pulumi-command's connections). */
+export interface ConnectionArgs {
+    /** Address or name of the node. */
+    host: pulumi.Input<string>;
+    /** SSH port (22). */
+    port?: pulumi.Input<number>;
+    /** Login user (root); another user needs `sudo`. */
+    user?: pulumi.Input<string>;
+    /** Private key text (OpenSSH or PEM). Kept secret. */
+    privateKey?: pulumi.Input<string>;
+    /** Passphrase of the private key. Kept secret. */
+    privateKeyPassword?: pulumi.Input<string>;
+    /** Password. Kept secret. */
+    password?: pulumi.Input<string>;
+    /** Path of an ssh-agent socket. */
+    agentSocket?: pulumi.Input<string>;
+    /** The node's host key, pinned: "ssh-ed25519 AAAA..." or "SHA256:...". Required unless insecureIgnoreHostKey. */
+    hostKey?: pulumi.Input<string>;
+    /** Accept any host key (throwaway machines only). */
+    insecureIgnoreHostKey?: pulumi.Input<boolean>;
+    /** A jump host to reach the node through. */
+    proxy?: pulumi.Input<ConnectionArgs>;
+    /** Run the agent with `sudo -n`. */
+    sudo?: pulumi.Input<boolean>;
+    /** Seconds for one connection attempt (15). */
+    dialTimeout?: pulumi.Input<number>;
+    /** Connection attempts before giving up (5), with backoff. */
+    dialRetries?: pulumi.Input<number>;
+}
+
+type Kind = "director" | "virtualService" | "realServer";
+
+/**
+ * The provider Pulumi serializes into the state: a stub that requires this package when it runs, so
+ * refresh and delete run the installed version's code, and nothing (no credential) is captured.
+ */
+function provider(kind: Kind): pulumi.dynamic.ResourceProvider {
+    return {
+        check: (olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].check(olds, news),
+        diff: (id, olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].diff(id, olds, news),
+        create: (inputs) => require("pulumi-lvs/lib/provider/resources")[kind].create(inputs),
+        read: (id, props) => require("pulumi-lvs/lib/provider/resources")[kind].read(id, props),
+        update: (id, olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].update(id, olds, news),
+        delete: (id, props) => require("pulumi-lvs/lib/provider/resources")[kind].delete(id, props),
+    };
+}
+
+/** The credentials of a connection become secrets, in the inputs and in the state. */
+function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Input<ConnectionArgs> {
+    if (pulumi.Output.isInstance(c) || typeof (c as PromiseLike<unknown>).then === "function") return pulumi.secret(c);
+    const plain = c as ConnectionArgs;
+    const secret = <T>(v: pulumi.Input<T> | undefined) => (v === undefined ? undefined : pulumi.secret(v));
+    return {
+        ...plain,
+        privateKey: secret(plain.privateKey),
+        privateKeyPassword: secret(plain.privateKeyPassword),
+        password: secret(plain.password),
+        ...(plain.proxy ? { proxy: secretConnection(plain.proxy) } : {}),
+    };
+}
+
+const secretOutputs = (opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions =>
+    ({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] });
+
+export interface DirectorArgs {
+    /** How to reach the director. */
+    connection: pulumi.Input<ConnectionArgs>;
+    /** IPVS connection timeouts in seconds (ipvsadm --set tcp tcpfin udp); restored on delete. */
+    timeouts?: pulumi.Input<{ tcp?: pulumi.Input<number>; tcpFin?: pulumi.Input<number>; udp?: pulumi.Input<number> }>;
+    /** net.ipv4.ip_forward, which NAT needs; restored on delete. */
+    ipForward?: pulumi.Input<boolean>;
+    /** Addresses (the VIPs) the director holds, as host addresses on an interface; removed on delete. */
+    addresses?: pulumi.Input<pulumi.Input<DirectorAddress>[]>;
+}
+
+export interface DirectorAddress {
+    address: pulumi.Input<string>;
+    /** The interface, e.g. eth0. */
+    interface: pulumi.Input<string>;
+    /** 32 or 128 by default. */
+    prefixLength?: pulumi.Input<number>;
+}
+
+/** A machine that balances: its IPVS settings, and the node every service on it lives on. */
+export class Director extends pulumi.dynamic.Resource {
+    /** The connection (secret). */
+    declare readonly connection: pulumi.Output<ConnectionArgs>;
+    /** The kernel release of the director. */
+    declare readonly kernel: pulumi.Output<string>;
+    /** IPVS version, e.g. 1.2.1. */
+    declare readonly ipvsVersion: pulumi.Output<string>;
+    /** Version of the node agent. */
+    declare readonly agentVersion: pulumi.Output<string>;
+
+    constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
+        super(provider("director"), name, {
+            ...args, connection: secretConnection(args.connection),
+            kernel: undefined, ipvsVersion: undefined, agentVersion: undefined, foundTimeouts: undefined, foundIpForward: undefined,
+        }, secretOutputs(opts), "lvs", "Director");
+    }
+}
+
+interface ServiceSettings {
+    /** Scheduler (wlc). rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos (kernel permitting). */
+    scheduler?: pulumi.Input<Scheduler>;
+    /** sh-fallback, sh-port (with sh); mh-fallback, mh-port (with mh). */
+    schedulerFlags?: pulumi.Input<pulumi.Input<SchedulerFlag>[]>;
+    /** Make the service persistent (ipvsadm -p, -M, --pe). */
+    persistence?: pulumi.Input<Persistence>;
+    /** One-packet scheduling, for UDP (ipvsadm -o). */
+    onePacket?: pulumi.Input<boolean>;
+    /** Take over an existing service of the same address with other settings, converging it. */
+    adopt?: pulumi.Input<boolean>;
+}
+
+export interface VirtualServiceArgs extends ServiceSettings {
+    director: Director;
+    /** tcp, udp or sctp, with address and port; or fwmark (and family) instead. */
+    protocol?: pulumi.Input<Protocol>;
+    address?: pulumi.Input<string>;
+    /** 0 means any port (only for a persistent service). */
+    port?: pulumi.Input<number>;
+    /** A firewall mark (> 0) instead of protocol, address and port. */
+    fwmark?: pulumi.Input<number>;
+    /** inet (default) or inet6, for a fwmark service. */
+    family?: pulumi.Input<Family>;
+}
+
+/** A virtual service on a director: what clients connect to. */
+export class VirtualService extends pulumi.dynamic.Resource {
+    declare readonly connection: pulumi.Output<ConnectionArgs>;
+    declare readonly protocol: pulumi.Output<Protocol | undefined>;
+    declare readonly address: pulumi.Output<string | undefined>;
+    declare readonly port: pulumi.Output<number | undefined>;
+    declare readonly fwmark: pulumi.Output<number | undefined>;
+    declare readonly family: pulumi.Output<Family | undefined>;
+    declare readonly scheduler: pulumi.Output<Scheduler>;
+    /** The service's identity, as real servers refer to it. */
+    readonly key: pulumi.Output<ServiceKey>;
+
+    constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
+        const { director, ...rest } = args;
+        super(provider("virtualService"), name, { ...rest, connection: director.connection }, secretOutputs({ parent: director, ...opts }), "lvs", "VirtualService");
+        this.key = pulumi.all([this.protocol, this.address, this.port, this.fwmark, this.family]).apply(([protocol, address, port, fwmark, family]) =>
+            (fwmark !== undefined && fwmark !== null ? { fwmark, ...(family ? { family } : {}) } : { protocol, address, port }) as ServiceKey);
+    }
+}
+
+export interface RealServerArgs {
+    service: VirtualService;
+    address: pulumi.Input<string>;
+    /** The port it listens on: the service's port by default; only NAT may map it to another. */
+    port?: pulumi.Input<number>;
+    /** dr (default), tun or nat. */
+    forwarding?: pulumi.Input<Forwarding>;
+    /** 0..65535 (1); 0 takes no new connections. */
+    weight?: pulumi.Input<number>;
+    /** Stop sending new connections above this many (0: no limit). */
+    upperThreshold?: pulumi.Input<number>;
+    /** Resume below this many. */
+    lowerThreshold?: pulumi.Input<number>;
+    /** For tun: ipip (default), gue (with port) or gre, and the checksum mode. */
+    tunnel?: pulumi.Input<Tunnel>;
+    /** Take over an existing real server of the same address with other settings, converging it. */
+    adopt?: pulumi.Input<boolean>;
+}
+
+/** A real server behind a virtual service. */
+export class RealServer extends pulumi.dynamic.Resource {
+    declare readonly connection: pulumi.Output<ConnectionArgs>;
+    declare readonly address: pulumi.Output<string>;
+    declare readonly weight: pulumi.Output<number | undefined>;
+
+    constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
+        const { service, ...rest } = args;
+        super(provider("realServer"), name, { ...rest, service: service.key, connection: service.connection }, secretOutputs({ parent: service, ...opts }), "lvs", "RealServer");
+    }
+}

@@ -1,0 +1,277 @@
+// The dynamic providers behind the SDK's resources. The SDK serializes only a stub that requires this
+// module by package name, so the code that refresh and delete run is the installed package's, and no
+// credential is ever captured in a closure: connections travel as (secret) inputs.
+import type * as pulumi from "@pulumi/pulumi";
+import { agentFor } from "./client";
+import * as model from "./model";
+import type { Connection } from "./ssh";
+import { target } from "./ssh";
+import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
+import type { ServiceState } from "./agent/ops";
+
+type Check = pulumi.dynamic.CheckResult;
+type Diff = pulumi.dynamic.DiffResult;
+type Failure = pulumi.dynamic.CheckFailure;
+
+interface Report { changed: boolean; actions: string[] }
+
+const connectionFields = ["host", "port", "user", "privateKey", "privateKeyPassword", "password", "agentSocket", "hostKey", "insecureIgnoreHostKey", "proxy", "sudo", "dialTimeout", "dialRetries"];
+
+function checkConnection(c: unknown, property: string, failures: Failure[]): void {
+    if (typeof c !== "object" || c === null) { failures.push({ property, reason: "a connection is required: at least host (and hostKey)" }); return; }
+    const o = c as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!connectionFields.includes(k)) failures.push({ property: `${property}.${k}`, reason: `unknown connection field (allowed: ${connectionFields.join(", ")})` });
+    if (typeof o.host !== "string" || !o.host) failures.push({ property: `${property}.host`, reason: `${JSON.stringify(o.host)} is not a host name or address` });
+    if (o.port !== undefined && !(Number.isInteger(o.port) && (o.port as number) >= 1 && (o.port as number) <= 65535))
+        failures.push({ property: `${property}.port`, reason: `${JSON.stringify(o.port)} is not a port: 1 to 65535` });
+    if (!o.hostKey && !o.insecureIgnoreHostKey)
+        failures.push({ property: `${property}.hostKey`, reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), or set insecureIgnoreHostKey" });
+    if (!o.privateKey && !o.password && !o.agentSocket)
+        failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
+    if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
+}
+
+/** The node a connection leads to: the identity of everything on it. */
+function nodeOf(c: Connection): string {
+    return target(c);
+}
+
+async function apply(c: Connection, changes: unknown[]): Promise<Report> {
+    return (await agentFor(c)).request<Report>("apply", { changes });
+}
+
+function keyOf(inputs: Record<string, unknown>): model.ServiceKey {
+    const k: model.ServiceKey = {};
+    for (const f of ["protocol", "address", "port", "fwmark", "family"] as const) if (inputs[f] !== undefined) (k as Record<string, unknown>)[f] = inputs[f];
+    return k;
+}
+
+const serviceSettings = ["scheduler", "schedulerFlags", "persistence", "onePacket"] as const;
+const realServerSettings = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"] as const;
+
+function specOf<T extends string>(inputs: Record<string, unknown>, fields: readonly T[]): Record<T, unknown> {
+    const out = {} as Record<T, unknown>;
+    for (const f of fields) if (inputs[f] !== undefined) out[f] = inputs[f];
+    return out;
+}
+
+/** Outputs as the engine takes them: no undefined anywhere. */
+function plain<T>(v: T): T {
+    return JSON.parse(JSON.stringify(v));
+}
+
+function changed(a: unknown, b: unknown): boolean {
+    return JSON.stringify(a) !== JSON.stringify(b);
+}
+
+/** The user's view of a live service, so that refresh shows drift in the words of the program. */
+function serviceView(s: VirtualService): Record<string, unknown> {
+    const flags = (require("./agent/ipvs") as typeof import("./agent/ipvs")).schedFlagNames(s.scheduler, s.schedFlags);
+    return {
+        scheduler: s.scheduler,
+        ...(flags.length ? { schedulerFlags: flags.sort() } : {}),
+        ...(s.persistent ? { persistence: { timeout: s.persistenceTimeout, netmask: s.netmask, ...(s.persistenceEngine ? { engine: s.persistenceEngine } : {}) } } : {}),
+        ...(s.onePacket ? { onePacket: true } : {}),
+    };
+}
+
+function realServerView(r: RealServer): Record<string, unknown> {
+    return {
+        port: r.port,
+        forwarding: r.forwarding,
+        weight: r.weight,
+        upperThreshold: r.upperThreshold,
+        lowerThreshold: r.lowerThreshold,
+        ...(r.forwarding === "tun" ? { tunnel: { type: r.tunnelType ?? "ipip", ...(r.tunnelPort ? { port: r.tunnelPort } : {}), ...(r.tunnelFlags && r.tunnelFlags !== "nocsum" ? { checksum: r.tunnelFlags } : {}) } } : {}),
+    };
+}
+
+/** The settings of a declaration in the form the kernel reports, for comparing. */
+const normalService = (i: Record<string, unknown>) => serviceView(model.normalizeService(i as model.ServiceSpec));
+const normalRealServer = (i: Record<string, unknown>) =>
+    realServerView(model.normalizeRealServer(i as unknown as model.RealServerSpec, model.serviceId(i.service as model.ServiceKey)));
+
+async function liveService(c: Connection, key: model.ServiceKey): Promise<ServiceState | undefined> {
+    const st = await (await agentFor(c)).request<{ services: ServiceState[] }>("state", { services: [key] });
+    return st.services[0];
+}
+
+export const director: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkConnection(news.connection, "connection", failures);
+        const t = news.timeouts as Record<string, unknown> | undefined;
+        if (t !== undefined) for (const [k, v] of Object.entries(t)) {
+            if (!["tcp", "tcpFin", "udp"].includes(k)) failures.push({ property: `timeouts.${k}`, reason: "unknown timeout (tcp, tcpFin, udp)" });
+            else if (!Number.isInteger(v) || (v as number) < 1) failures.push({ property: `timeouts.${k}`, reason: `${JSON.stringify(v)} is not a timeout: whole seconds, at least 1` });
+        }
+        if (news.ipForward !== undefined && typeof news.ipForward !== "boolean") failures.push({ property: "ipForward", reason: `${JSON.stringify(news.ipForward)} is not a boolean` });
+        for (const [i, a] of ((news.addresses ?? []) as Array<Record<string, unknown>>).entries()) {
+            if (!model.familyOf(String(a.address))) failures.push({ property: `addresses[${i}].address`, reason: `${JSON.stringify(a.address)} is not an IPv4 or IPv6 address` });
+            if (typeof a.interface !== "string" || !/^[^/\s:]{1,15}$/.test(a.interface)) failures.push({ property: `addresses[${i}].interface`, reason: `${JSON.stringify(a.interface)} is not an interface name` });
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const replaces = nodeOf(olds.connection) !== nodeOf(news.connection) ? ["connection"] : [];
+        const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) ||
+            changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection);
+        return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async create(inputs) {
+        const c = inputs.connection as Connection;
+        const outs = await converge(c, inputs);
+        return { id: nodeOf(c), outs };
+    },
+    async update(_id, olds, news) {
+        return { outs: await converge(news.connection, news, olds) };
+    },
+    async read(id, props) {
+        const c = props.connection as Connection;
+        const agent = await agentFor(c);
+        const probe = await agent.request<Record<string, any>>("probe");
+        const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
+        const fwd = await agent.request<Record<string, number>>("sysctls", { names: ["net.ipv4.ip_forward"] });
+        const held = await heldAddresses(c, props.addresses ?? []);
+        return { id, props: plain({
+            ...props,
+            ...(props.addresses ? { addresses: held } : {}),
+            ...(props.timeouts ? { timeouts: Object.fromEntries(Object.keys(props.timeouts).map((k) => [k, st.timeouts[k as keyof Timeouts]])) } : {}),
+            ...(props.ipForward !== undefined ? { ipForward: fwd["net.ipv4.ip_forward"] === 1 } : {}),
+            kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
+        }) };
+    },
+    async delete(_id, props) {
+        // Put back what this resource changed, as it found it.
+        const changes: unknown[] = addressChanges(props.addresses ?? [], []);
+        if (props.foundTimeouts) changes.push({ timeouts: props.foundTimeouts });
+        if (props.foundIpForward !== undefined) changes.push({ sysctl: "net.ipv4.ip_forward", value: props.foundIpForward });
+        if (changes.length) await apply(props.connection, changes);
+    },
+};
+
+/** Sets what the director declares; remembers what it found the first time, to restore on delete. */
+async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
+    const agent = await agentFor(c);
+    const probe = await agent.request<Record<string, any>>("probe");
+    const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
+    const fwd = (await agent.request<Record<string, number>>("sysctls", { names: ["net.ipv4.ip_forward"] }))["net.ipv4.ip_forward"];
+    const changes: unknown[] = addressChanges(olds?.addresses ?? [], inputs.addresses ?? []);
+    if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
+    if (inputs.ipForward !== undefined) changes.push({ sysctl: "net.ipv4.ip_forward", value: inputs.ipForward ? 1 : 0 });
+    if (changes.length) await agent.request("apply", { changes });
+    return plain({
+        ...inputs,
+        foundTimeouts: olds?.foundTimeouts ?? (inputs.timeouts ? st.timeouts : undefined),
+        foundIpForward: olds?.foundIpForward ?? (inputs.ipForward !== undefined ? fwd : undefined),
+        kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
+    });
+}
+
+interface Address { address: string; interface: string; prefixLength?: number }
+
+/** Changes that take a director from holding `olds` to holding `news`. */
+function addressChanges(olds: Address[], news: Address[]): unknown[] {
+    const key = (a: Address) => `${model.canonicalAddress(a.address)}/${a.prefixLength ?? ""}%${a.interface}`;
+    const keep = new Set(news.map(key));
+    return [
+        ...olds.filter((a) => !keep.has(key(a))).map((a) => ({ deleteAddress: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}) })),
+        ...news.map((a) => ({ address: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}) })),
+    ];
+}
+
+/** Which of the declared addresses the director still holds. */
+async function heldAddresses(c: Connection, declared: Address[]): Promise<Address[]> {
+    const agent = await agentFor(c);
+    const out: Address[] = [];
+    for (const a of declared) {
+        const live = await agent.request<Array<{ address: string; prefixLength: number }>>("addresses", { interface: a.interface }).catch(() => []);
+        const len = a.prefixLength ?? (model.familyOf(a.address) === "inet6" ? 128 : 32);
+        if (live.some((l) => model.canonicalAddress(l.address) === model.canonicalAddress(a.address) && l.prefixLength === len)) out.push(a);
+    }
+    return out;
+}
+
+export const virtualService: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkConnection(news.connection, "connection", failures);
+        const spec = { ...keyOf(news), ...specOf(news, serviceSettings) } as model.ServiceSpec;
+        failures.push(...model.validateService(spec));
+        if (news.adopt !== undefined && typeof news.adopt !== "boolean") failures.push({ property: "adopt", reason: `${JSON.stringify(news.adopt)} is not a boolean` });
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const sameService = model.serviceName(model.serviceId(keyOf(olds))) === model.serviceName(model.serviceId(keyOf(news)));
+        const replaces = [
+            ...(nodeOf(olds.connection) !== nodeOf(news.connection) ? ["connection"] : []),
+            ...(sameService ? [] : ["protocol", "address", "port", "fwmark", "family"].filter((f) => changed(olds[f], news[f]))),
+        ];
+        const settings = changed(normalService(olds), normalService(news));
+        return { changes: replaces.length > 0 || settings || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+    },
+    async create(inputs) {
+        const c = inputs.connection as Connection;
+        const id = `${nodeOf(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
+        await apply(c, [{ service: { ...keyOf(inputs), ...specOf(inputs, serviceSettings) }, adopt: inputs.adopt === true }]);
+        return { id, outs: plain({ ...inputs, ...normalService(inputs) }) };
+    },
+    async update(_id, _olds, news) {
+        await apply(news.connection, [{ service: { ...keyOf(news), ...specOf(news, serviceSettings) }, adopt: true }]);
+        return { outs: plain({ ...news, ...normalService(news) }) };
+    },
+    async read(id, props) {
+        const live = await liveService(props.connection, keyOf(props));
+        if (!live) return {};
+        const view = serviceView(live);
+        const props2: Record<string, unknown> = { ...props };
+        for (const f of serviceSettings) delete props2[f];
+        return { id, props: { ...props2, ...view } };
+    },
+    async delete(_id, props) {
+        await apply(props.connection, [{ deleteService: keyOf(props) }]);
+    },
+};
+
+export const realServer: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkConnection(news.connection, "connection", failures);
+        const svc = news.service as model.ServiceKey;
+        const keyFailures = model.validateServiceKey(svc ?? {});
+        failures.push(...keyFailures.map((f) => ({ property: `service.${f.property}`, reason: f.reason })));
+        if (!keyFailures.length) failures.push(...model.validateRealServer({ address: news.address, port: news.port, ...specOf(news, realServerSettings) } as model.RealServerSpec, svc));
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const oldKey = `${nodeOf(olds.connection)}/${model.serviceName(olds.service)}/${olds.address}:${normalRealServer(olds).port}`;
+        const newKey = `${nodeOf(news.connection)}/${model.serviceName(news.service)}/${news.address}:${normalRealServer(news).port}`;
+        const replaces = oldKey !== newKey ? ["service", "address", "port"].filter((f) => changed(olds[f], news[f])) : [];
+        if (oldKey !== newKey && !replaces.length) replaces.push("connection");
+        const settings = changed(normalRealServer(olds), normalRealServer(news));
+        return { changes: replaces.length > 0 || settings || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+    },
+    async create(inputs) {
+        const c = inputs.connection as Connection;
+        const port = normalRealServer(inputs).port;
+        const id = `${nodeOf(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
+        await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true }]);
+        return { id, outs: plain({ ...inputs, ...normalRealServer(inputs) }) };
+    },
+    async update(_id, _olds, news) {
+        await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true }]);
+        return { outs: plain({ ...news, ...normalRealServer(news) }) };
+    },
+    async read(id, props) {
+        const live = await liveService(props.connection, props.service);
+        const want = model.normalizeRealServer({ address: props.address, port: props.port }, model.serviceId(props.service));
+        const rs = live?.realServers.find((r) => r.address === want.address && r.port === want.port);
+        if (!rs) return {};
+        const props2: Record<string, unknown> = { ...props };
+        for (const f of realServerSettings) delete props2[f];
+        return { id, props: { ...props2, ...realServerView(rs) } };
+    },
+    async delete(_id, props) {
+        await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port } }]);
+    },
+};
