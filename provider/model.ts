@@ -62,10 +62,18 @@ export interface Failure {
 }
 
 const u32 = 0xffffffff;
+/** ipvsadm's limits (1.31, checked against the lab): weights and thresholds are ints, a persistence
+ * timeout is at most 31 days, a sync message fits one UDP datagram (65535 - 20 - 8 bytes). */
+const maxInt = 0x7fffffff;
+const maxPersistence = 31 * 86400;
+const maxSyncLen = 65535 - 20 - 8;
 const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const show = (v: unknown) => JSON.stringify(v);
 
+/** The family of an address, or undefined when it is not one the kernel takes (an IPv6 zone, "%eth0",
+ * is not: ipvsadm refuses it, and the kernel's address has no room for it). */
 export function familyOf(address: string): Family | undefined {
+    if (address.includes("%")) return undefined;
     const v = net.isIP(address);
     return v === 4 ? "inet" : v === 6 ? "inet6" : undefined;
 }
@@ -92,7 +100,7 @@ function checkIPv4Mask(mask: string): boolean {
     if (!net.isIPv4(mask)) return false;
     const n = mask.split(".").reduce((a, b) => a * 256 + Number(b), 0);
     const inv = u32 - n;
-    return (inv & (inv + 1)) === 0 && n !== 0;
+    return ((inv + 1) & inv) === 0; // ones, then zeros (0.0.0.0 too: one persistence template for every client)
 }
 
 export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] {
@@ -128,8 +136,8 @@ export function validateService(s: ServiceSpec): Failure[] {
     }
     const p = s.persistence;
     if (p !== undefined) {
-        if (p.timeout !== undefined && !isInt(p.timeout, 1, 2147483))
-            f.push({ property: "persistence.timeout", reason: `${show(p.timeout)} is not a persistence timeout: whole seconds from 1 to 2147483` });
+        if (p.timeout !== undefined && !isInt(p.timeout, 1, maxPersistence))
+            f.push({ property: "persistence.timeout", reason: `${show(p.timeout)} is not a persistence timeout: whole seconds from 1 to ${maxPersistence} (31 days)` });
         if (p.netmask !== undefined) {
             if (serviceFamily(s) === "inet6") {
                 if (!isInt(p.netmask, 1, 128)) f.push({ property: "persistence.netmask", reason: `${show(p.netmask)} is not an IPv6 prefix length: an integer from 1 to 128` });
@@ -162,11 +170,15 @@ export function validateRealServer(r: RealServerSpec, service: ServiceKey): Fail
         else if (fwd !== "nat" && service.fwmark === undefined && r.port !== service.port)
             f.push({ property: "port", reason: `with forwarding "${fwd}" a real server listens on the service's port ${service.port}, not ${r.port}; leave port out or use "nat"` });
     }
-    if (r.weight !== undefined && !isInt(r.weight, 0, 65535)) f.push({ property: "weight", reason: `${show(r.weight)} is not a weight: an integer from 0 to 65535 (0 takes no new connections)` });
+    if (r.weight !== undefined && !isInt(r.weight, 0, maxInt)) f.push({ property: "weight", reason: `${show(r.weight)} is not a weight: an integer from 0 to ${maxInt} (0 takes no new connections)` });
     for (const p of ["upperThreshold", "lowerThreshold"] as const)
-        if (r[p] !== undefined && !isInt(r[p], 0, u32)) f.push({ property: p, reason: `${show(r[p])} is not a connection threshold: an integer from 0 (none) to ${u32}` });
-    if (isInt(r.upperThreshold, 1, u32) && isInt(r.lowerThreshold, 0, u32) && r.lowerThreshold > r.upperThreshold)
-        f.push({ property: "lowerThreshold", reason: `${r.lowerThreshold} is above the upper threshold ${r.upperThreshold}` });
+        if (r[p] !== undefined && !isInt(r[p], 0, maxInt)) f.push({ property: p, reason: `${show(r[p])} is not a connection threshold: an integer from 0 (none) to ${maxInt}` });
+    // The kernel refuses (ERANGE) a lower threshold above the upper one, and "no upper threshold" is 0.
+    const upper = r.upperThreshold ?? 0;
+    if (isInt(upper, 0, maxInt) && isInt(r.lowerThreshold, 1, maxInt) && r.lowerThreshold > upper)
+        f.push({ property: "lowerThreshold", reason: upper === 0
+            ? `${r.lowerThreshold} needs an upper threshold at or above it (the kernel refuses a lower threshold alone: ERANGE)`
+            : `${r.lowerThreshold} is above the upper threshold ${upper}` });
     const t = r.tunnel;
     if (t !== undefined) {
         if (fwd !== "tun") f.push({ property: "tunnel", reason: `tunnel settings need forwarding "tun", not "${fwd}"` });
@@ -229,10 +241,12 @@ export function normalizeRealServer(r: RealServerSpec, service: ServiceKey): ipv
 export function validateDaemon(d: ipvs.Daemon): Failure[] {
     const f: Failure[] = [];
     if (d.state !== "master" && d.state !== "backup") f.push({ property: "state", reason: `${show(d.state)} is not a sync daemon state: use "master" or "backup"` });
-    if (typeof d.mcastInterface !== "string" || !/^[^/\s]{1,15}$/.test(d.mcastInterface) || d.mcastInterface === "." || d.mcastInterface === "..")
-        f.push({ property: "mcastInterface", reason: `${show(d.mcastInterface)} is not an interface name: 1 to 15 characters, no "/" or spaces` });
+    // The kernel's dev_valid_name (no "/", ":" or white space), in printable ASCII as the agent's host operations take it.
+    if (typeof d.mcastInterface !== "string" || !/^[!-9;-~]{1,15}$/.test(d.mcastInterface) || d.mcastInterface.includes("/") || d.mcastInterface === "." || d.mcastInterface === "..")
+        f.push({ property: "mcastInterface", reason: `${show(d.mcastInterface)} is not an interface name: 1 to 15 printable ASCII characters, no "/", ":" or spaces, not "." or ".."` });
     if (!isInt(d.syncId, 0, 255)) f.push({ property: "syncId", reason: `${show(d.syncId)} is not a sync id: an integer from 0 to 255` });
-    if (d.syncMaxlen !== undefined && !isInt(d.syncMaxlen, 1, 65535)) f.push({ property: "syncMaxlen", reason: `${show(d.syncMaxlen)} is not a message length: 1 to 65535 bytes` });
+    if (d.syncMaxlen !== undefined && !isInt(d.syncMaxlen, 1, maxSyncLen))
+        f.push({ property: "syncMaxlen", reason: `${show(d.syncMaxlen)} is not a sync message length: 1 to ${maxSyncLen} bytes (one UDP datagram)` });
     if (d.mcastGroup !== undefined) {
         const g = String(d.mcastGroup);
         const multicast = net.isIPv4(g) ? Number(g.split(".")[0]) >= 224 && Number(g.split(".")[0]) <= 239 : net.isIPv6(g) && /^ff/i.test(g);
