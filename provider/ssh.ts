@@ -1,7 +1,7 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
-import type { Client, ConnectConfig } from "ssh2";
+import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 
 export interface Connection {
     /** Address or name of the node. */
@@ -56,8 +56,8 @@ function parsePinnedKey(pinned: string): { type: string; blob: Buffer } | undefi
 }
 
 /** The host key algorithms that offer a key of this type (so the server shows the pinned key). */
-function hostKeyAlgorithms(type: string): string[] {
-    return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
+function hostKeyAlgorithms(type: string): ServerHostKeyAlgorithm[] {
+    return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type as ServerHostKeyAlgorithm];
 }
 
 /** Checks a host key the server offered against the pinned one; returns a reason when they differ. */
@@ -77,6 +77,7 @@ export function hostKeyProblem(c: Connection, offered: Buffer): string | undefin
     }
     return ok ? undefined : `the host key of ${target(c)} does not match the pinned hostKey: it offered ${got}, ` +
         `the pinned one is ${pinned.startsWith("SHA256:") ? pinned : fingerprint(parsePinnedKey(pinned)!.blob)}. ` +
+        (pinned.startsWith("SHA256:") ? `(A fingerprint does not say its key's type: if it is of another of the node's keys, pin the public key line instead.) ` : "") +
         `If the node was rebuilt, check its new key out of band and pin it; otherwise someone may be in the middle`;
 }
 
@@ -151,7 +152,7 @@ async function dial(c: Connection): Promise<Client> {
                 sock,
                 readyTimeout: (c.dialTimeout ?? 15) * 1000,
                 keepaliveInterval: 15_000,
-                ...(pinned ? { algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) as never } } : {}),
+                ...(pinned ? { algorithms: { serverHostKey: hostKeyAlgorithms(pinned.type) } } : {}),
                 hostVerifier: (key: Buffer) => !(keyProblem = hostKeyProblem(c, key)),
             });
         } catch (e) {
