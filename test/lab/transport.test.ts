@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as net from "net";
 import type { Client } from "ssh2";
 import { afterAll, describe, expect, test } from "vitest";
-import { agentPackage, startSession } from "../../provider/client";
+import { agentFor, agentPackage, closeAgents, startSession } from "../../provider/client";
 import { Connection, connect, target } from "../../provider/ssh";
 import { closeLab, lab, labConnection, sh } from "../lab";
 
@@ -47,6 +47,7 @@ async function failure(p: Promise<unknown>): Promise<Error> {
 }
 
 afterAll(async () => {
+    await closeAgents();
     for (const h of ["rs1", "rs2"]) await sh(h, "rm -rf /home/operator/.pulumi-lvs /home/viewer/.pulumi-lvs");
     await closeLab();
 });
@@ -213,5 +214,24 @@ describe("agent install by content hash", () => {
         } finally { second.close(); }
         // The same inodes and change times: nothing was unpacked or replaced the second time.
         expect(await stat()).toBe(installed);
+    });
+});
+
+describe("the session pool", () => {
+    test("a session whose agent died is replaced on the next call, and the dead one says why", async () => {
+        const c = as("rs1", "operator", { sudo: true });
+        const first = await agentFor(c);
+        expect(await agentFor(c)).toBe(first);
+        await first.request("probe");
+        // The agent this test started: the node process working in operator's home (only this file's).
+        const pid = (await sh("rs1", `for p in $(pgrep -x node); do [ "$(readlink /proc/$p/cwd)" = /home/operator ] && echo $p; done; true`)).trim();
+        expect(pid).toMatch(/^\d+$/);
+        const ended = new Promise<void>((r) => first.onClose(r));
+        await sh("rs1", `kill ${pid}`);
+        await ended;
+        await expect(first.request("probe")).rejects.toThrow(`the agent on ${target(c)} stopped`);
+        const second = await agentFor(c);
+        expect(second).not.toBe(first);
+        expect((await second.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
     });
 });
