@@ -46,6 +46,8 @@ chmod 0440 /etc/sudoers
 . /lab/topology.sh
 echo "$LAB_HOSTS" | awk 'NF { print $2, $1 }' >> /etc/hosts
 /lab/bin/modprobe ip_vs || log "ip_vs did not load"
+# nft (nftables, extracted into the image with its libraries) on every host's PATH, for firewall marks.
+ln -sf /lab/bin/nft /usr/local/sbin/nft
 
 . /lab/topology.sh
 for br in lan back; do ip link add "$br" type bridge; ip link set "$br" up; done
@@ -67,6 +69,9 @@ while read -r name lan4 lan6 back4 back6 <&3; do
     ip link add "$name-back" type veth peer name back0 netns "$name"
     ip link set "$name-back" master back up
     ns ip addr add "$back4/24" dev back0; ns ip addr add "$back6/64" dev back0 nodad; ns ip link set back0 up
+    # The NAT gateway forwards IPv4 from boot: several stacks (one per example) declare ipForward on
+    # it at once, and each one's destroy restores what it found, which must not cut the others off.
+    if [ "$back4" = "$LAB_NAT_GATEWAY4" ]; then ns sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'; fi
     case "$name" in rs*)
       ns ip route add default via "$LAB_NAT_GATEWAY4" table 100
       ns ip rule add from 10.1.0.0/24 table 100

@@ -2,8 +2,8 @@
 # Builds what the lab boots, into the cache, and prints the image folder:
 # - kernel-<package>/: Debian's kernel package (IPVS and every scheduler as modules), extracted, with
 #   the uncompressed vmlinux for PVH boot and a modules.dep; reused for as long as the cache lives.
-# - image-<key>/: the initramfs, the guest-only tools (sshd, ipvsadm, sudo, busybox: extracted from Debian
-#   packages, never installed on this machine), each host's SSH host key (pinned by every client), the
+# - image-<key>/: the initramfs, the guest-only tools (sshd, ipvsadm, sudo, nft, busybox: extracted from
+#   Debian packages, never installed on this machine), each host's SSH host key (pinned by every client), the
 #   operator key and the operator user's password (random, operator-password); keyed by the kernel and
 #   the content of lab/, so a change to the lab rebuilds it.
 set -euo pipefail
@@ -55,11 +55,16 @@ img=$cache/image-$key
 if [ ! -f "$img/ready" ]; then
   echo "lab: building image $key" >&2
   rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
-  apt_fetch openssh-server openssh-sftp-server ipvsadm sudo
-  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so \
+  # nftables (for the tests' firewall marks) with the libraries this machine does not have: they stay in
+  # root/usr/lib, found through LD_LIBRARY_PATH by the bin/nft wrapper, so nothing of it reaches the machine.
+  apt_fetch openssh-server openssh-sftp-server ipvsadm sudo nftables libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
+  nft_libs=/lab/root/usr/lib/x86_64-linux-gnu
+  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu \
+    ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so root/usr/sbin/nft \
     | awk '/not found/ { print $1 }' | sort -u)
-  [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm or sudo needs libraries this machine lacks: $missing_libs"
+  [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$nft_libs" > bin/nft; chmod +x bin/nft
   cp "$here/guest.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done

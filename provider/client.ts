@@ -145,7 +145,7 @@ export async function startSession(c: Connection): Promise<AgentSession> {
         // One round trip when the agent is installed: check, then become the agent. The agent needs root
         // (IPVS netlink, /proc/sys, modules): a user that is not root must ask for sudo.
         const start = `cd && if [ -f ${dir}/agent.js ]; then command -v node >/dev/null || exit 91; ` +
-            `${c.sudo ? "" : `[ "$(id -u)" = 0 ] || exit 93; `}exec ${run}; fi; uname -m; exit 90`;
+            `${c.sudo ? "" : `[ "$(id -u)" = 0 ] || exit 93; `}exec ${run}; fi; echo "pulumi-lvs-machine: $(uname -m)"; exit 90`;
         // The agent greets with one line ({"hello": ...}) before it reads requests.
         for (let attempt = 0; ; attempt++) {
             const channel = await new Promise<ClientChannel>((resolve, reject) =>
@@ -160,7 +160,9 @@ export async function startSession(c: Connection): Promise<AgentSession> {
                 throw new Error(`${node}: sudo -n as ${user} refused to run the agent (${said}): give ${user} passwordless sudo for node there ` +
                     `(sudoers: "${user} ALL=(root) NOPASSWD: ALL"), or log in as root without sudo`);
             if (early.code !== 90 || attempt > 0) throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${said}`);
-            await install(client, node, dir, early.stdout.trim());
+            // Lines a login script printed (a .bashrc that talks) may come before ours.
+            const machine = /^pulumi-lvs-machine: (\S+)$/m.exec(early.stdout)?.[1] ?? `unknown (it said ${JSON.stringify(early.stdout.slice(0, 200))})`;
+            await install(client, node, dir, machine);
         }
     } catch (e) {
         client.end();
@@ -175,7 +177,8 @@ function firstWords(ch: ClientChannel): Promise<{ code: number; stdout: string; 
         const onErr = (d: Buffer) => (stderr += d);
         const onData = (d: Buffer) => {
             stdout += d;
-            if (stdout.startsWith('{"hello"') && stdout.includes("\n")) done(undefined);
+            // The hello line, after whatever a login script printed first.
+            if (/(^|\n)\{"hello"[^\n]*\n/.test(stdout)) done(undefined);
         };
         const onExit = (code: number) => setImmediate(() => done({ code, stdout, stderr }));
         const done = (v: { code: number; stdout: string; stderr: string } | undefined) => {
