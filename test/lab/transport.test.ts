@@ -217,6 +217,23 @@ describe("agent install by content hash", () => {
     });
 });
 
+describe("login scripts", () => {
+    test("a .bashrc that prints a greeting disturbs neither the install nor the start", async () => {
+        const c = as("rs1", "operator", { sudo: true });
+        try {
+            await sh("rs1", `rm -rf /home/operator/.pulumi-lvs; echo 'echo welcome to rs1' > /home/operator/.bashrc; chown operator: /home/operator/.bashrc`);
+            for (const _ of ["install, then start", "start"]) {
+                const agent = await startSession(c);
+                try {
+                    expect((await agent.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
+                } finally { agent.close(); }
+            }
+        } finally {
+            await sh("rs1", "rm -f /home/operator/.bashrc");
+        }
+    });
+});
+
 describe("the session pool", () => {
     test("a session whose agent died is replaced on the next call, and the dead one says why", async () => {
         const c = as("rs1", "operator", { sudo: true });
