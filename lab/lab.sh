@@ -44,6 +44,7 @@ up() {
            -device "virtio-net-pci,netdev=n$i,mac=52:54:00:1a:b0:0$i")
   done
   mkdir -p "$run"; rm -f "$run/console.log"
+  rm -rf "$run/demo-state"  # the demo's Pulumi state describes the kernel of the VM that is gone
   echo "$img" > "$run/image"; echo "$repo" > "$run/project"
   local start=$SECONDS
   # shellcheck disable=SC2086

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Client, ClientChannel } from "ssh2";
 import { Connection, connect, target } from "./ssh";
+import { trace } from "./trace";
 import type { Reply } from "./agent/protocol";
 
 // The built agent sits in lib/agent, beside lib/provider (this file compiled) or below the sources.
@@ -156,6 +157,8 @@ export async function startSession(c: Connection): Promise<AgentSession> {
             if (early.code === 91) throw new Error(`${node} has no node on PATH: install Node.js 18 or newer there`);
             if (early.code === 93)
                 throw new Error(`${node}: the agent needs root and ${user} is not root: set sudo (with passwordless sudo for ${user} there) or log in as root`);
+            if (c.sudo && /^sudo: .*command not found/m.test(early.stderr))
+                throw new Error(`${node}: sudo finds no node on its secure_path (${said}): install Node.js 18 or newer where sudo looks (/usr/bin), or add its folder to secure_path in sudoers`);
             if (c.sudo && /^sudo: /m.test(early.stderr))
                 throw new Error(`${node}: sudo -n as ${user} refused to run the agent (${said}): give ${user} passwordless sudo for node there ` +
                     `(sudoers: "${user} ALL=(root) NOPASSWD: ALL"), or log in as root without sudo`);
@@ -205,6 +208,7 @@ async function install(client: Client, node: string, dir: string, machine: strin
     const r = await exec(client, `cd && umask 022 && mkdir -p ${tmp} && tar -x -C ${tmp} && ` +
         `{ [ -f ${dir}/agent.js ] || rm -rf ${dir}; mv -T ${tmp} ${dir} 2>/dev/null || rm -rf ${tmp}; }`, archive);
     if (r.code !== 0) throw new Error(`could not install the agent on ${node}: ${r.stderr.trim()}`);
+    trace(`installed agent ${p.hash} (${arch}) on ${node}`);
 }
 
 const pool = new Map<string, Promise<AgentSession>>();

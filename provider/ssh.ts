@@ -1,6 +1,7 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
+import { trace } from "./trace";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 
 export interface Connection {
@@ -94,7 +95,9 @@ export async function connect(c: Connection): Promise<Client> {
         if (i > 0) await new Promise((r) => setTimeout(r, 1000 * 2 ** (i - 1)));
         tried++;
         try {
-            return await dial(c);
+            const client = await dial(c);
+            trace(`connected to ${target(c)}`);
+            return client;
         } catch (e) {
             last = e as DialError;
             if (last.permanent) break;

@@ -11,12 +11,15 @@ export interface Stack {
     run(...args: string[]): Promise<string>;
     config(key: string, value: string, secret?: boolean): Promise<void>;
     stateFile(): string;
+    /** What the provider traced (PULUMI_LVS_TRACE) since the stack was made: one line per event. */
+    trace(): string[];
 }
 
 /** Creates a stack of the Pulumi project in `dir` in a fresh file backend. */
 export async function newStack(dir: string, name = "test"): Promise<Stack> {
     const backend = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-state-"));
-    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test" };
+    const traceFile = path.join(backend, "trace.log");
+    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test", PULUMI_LVS_TRACE: traceFile };
     const pulumi = (args: string[], input?: string) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name], { cwd: dir, env, maxBuffer: 64 << 20 },
@@ -33,6 +36,7 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
             // The value goes on stdin: it may start with a dash and must not show in a process listing.
             await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);
         },
+        trace: () => (fs.existsSync(traceFile) ? fs.readFileSync(traceFile, "utf8").trim().split("\n") : []),
         stateFile: () => {
             const stacks = path.join(backend, ".pulumi", "stacks");
             const find = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true })

@@ -32,14 +32,19 @@ afterAll(async () => {
 });
 
 test("preview changes nothing on the director", async () => {
-    const before = await sh("director1", "ipvsadm -Sn; ip -o addr show dev lan0; cat /proc/sys/net/ipv4/ip_forward");
+    const scene = async () => [...await ours(), await sh("director1", "ip -o addr show dev lan0 | grep -c 10.0.0.240; true")];
+    const before = await scene();
     const out = await stack.run("preview", "--diff");
     expect(out).toContain("+ 8 to create");
-    expect(await sh("director1", "ipvsadm -Sn; ip -o addr show dev lan0; cat /proc/sys/net/ipv4/ip_forward")).toEqual(before);
+    expect(await scene()).toEqual(before);
 });
 
-test("up makes exactly the declared table, and the client's requests are balanced round robin", async () => {
+test("up makes exactly the declared table over one SSH connection, and the client's requests are balanced round robin", async () => {
+    const before = stack.trace().length;
     await stack.run("up", "--yes", "--skip-preview");
+    // One SSH connection for the eight resources on director1 (and the agent uploaded at most once).
+    expect(stack.trace().slice(before).filter((l) => l.includes(" connected to ")).map((l) => l.split(" connected to ")[1]))
+        .toEqual(["root@127.0.0.1:22201"]);
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect((await sh("director1", "cat /proc/sys/net/ipv4/ip_forward")).trim()).toBe("1");
     const { counts, failures } = await fetchFromClient(`http://${vip}/`, 20);

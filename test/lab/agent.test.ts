@@ -86,8 +86,9 @@ const mine = (vips: string[]) => (table: string) => table.split("\n")
 describe("the agent configures what ipvsadm would", () => {
     test("every case reads back (ipvsadm -Sn) exactly as ipvsadm's own configuration", async () => {
         // ipvsadm's service argument for each case (with its protocol flag), to match lines and delete.
-        const flags = cases.map((c) => c.ipvsadm[0].split(" ").slice(1, 3).join(" "));
+        const flags = cases.map((c) => c.ipvsadm[0].split(" ").slice(1, 3).join(" ") + (c.ipvsadm[0].includes(" -6") ? " -6" : ""));
         const filter = mine(flags.map((f) => f.split(" ")[1]));
+        // (A fwmark's lines are matched by the mark; "-6" belongs to the delete command only.)
         const deleteAll = flags.map((f) => `ipvsadm -D ${f}`).join("; ");
         await sh(host, `${deleteAll} 2>/dev/null; true`);
 
