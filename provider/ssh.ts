@@ -138,6 +138,9 @@ async function dial(c: Connection): Promise<Client> {
             settled = true;
             jump?.end();
             if (keyProblem) return reject(permanent(keyProblem));
+            if (pinned && /no matching host key/i.test(e.message))
+                return reject(permanent(`it has no ${pinned.type} host key, the type of the pinned hostKey: ` +
+                    `pin one of the keys it has (ssh-keyscan -p ${c.port ?? 22} ${c.host} lists them; check them out of band)`));
             if (e.level === "client-authentication")
                 return reject(permanent(`authentication as ${c.user ?? "root"} failed: the node accepted none of the credentials given ` +
                     `(privateKey, password, agentSocket); check them and that the user may log in`));

@@ -165,6 +165,13 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
         c.end();
     });
 
+    it("a pin of a type the server does not have says so, once", async () => {
+        const ecdsa = keygen("ecdsa");
+        const e = await connect(local({ hostKey: ecdsa.line, dialRetries: 3 })).then((c) => { c.end(); return undefined; }, (err: Error) => err);
+        expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: it has no ecdsa-sha2-nistp256 host key, the type of the pinned hostKey: ` +
+            `pin one of the keys it has (ssh-keyscan -p ${port} 127.0.0.1 lists them; check them out of band)`);
+    });
+
     it("a wrong password fails once, as an authentication failure of that user", async () => {
         const e = await connect(local({ hostKey: ed.line, password: "wrong", dialRetries: 3 })).then(() => undefined, (err: Error) => err);
         expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: authentication as ops failed: the node accepted none of the credentials given ` +
