@@ -9,6 +9,7 @@ import * as net from "net";
 import * as os from "os";
 import { execFile } from "child_process";
 import type { RtNetlinkSocket } from "netlink";
+import { addressBytes as bytesOf, formatAddress } from "../address";
 
 /** A failure on the host. `code` is the errno name (EEXIST, EADDRNOTAVAIL, ENODEV, ...) when the kernel gave one. */
 export class HostError extends Error {
@@ -48,42 +49,15 @@ function checkInterfaceName(name: unknown): asserts name is string {
 
 export type AddressFamily = 4 | 6;
 
-/** Parses an IPv4 or IPv6 address to its bytes (4 or 16). Throws on anything else. */
-export function addressBytes(address: string): Buffer {
-    const family = net.isIP(address);
-    if (family === 4) return Buffer.from(address.split(".").map(Number));
-    if (family !== 6) throw new HostError(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`, "EINVAL", errnoOf("EINVAL"));
-    let text = address.replace(/%.*$/, "");
-    const out = Buffer.alloc(16);
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-        const b = v4[1].split(".").map(Number);
-        text = text.slice(0, -v4[1].length) + ((b[0] << 8) | b[1]).toString(16) + ":" + ((b[2] << 8) | b[3]).toString(16);
-    }
-    const [head, tail] = text.split("::");
-    const h = head ? head.split(":") : [];
-    const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
-    h.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-    t.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), 16 - (t.length - i) * 2));
-    return out;
-}
+export { formatAddress } from "../address";
 
-/** Formats 4 or 16 address bytes the way `ip` prints them (RFC 5952 for IPv6). */
-export function formatAddress(bytes: Uint8Array): string {
-    if (bytes.length === 4) return Array.from(bytes).join(".");
-    const b = Buffer.from(bytes);
-    const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-    let best = -1, bestLen = 1;
-    for (let i = 0; i < 8; ) {
-        if (groups[i] !== 0) { i++; continue; }
-        let j = i;
-        while (j < 8 && groups[j] === 0) j++;
-        if (j - i > bestLen) { best = i; bestLen = j - i; }
-        i = j;
+/** The bytes of an IPv4 or IPv6 address; anything else is HostError EINVAL. */
+export function addressBytes(address: string): Buffer {
+    try {
+        return bytesOf(address.replace(/%.*$/, ""));
+    } catch {
+        throw new HostError(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`, "EINVAL", errnoOf("EINVAL"));
     }
-    const hex = groups.map((g) => g.toString(16));
-    if (best < 0) return hex.join(":");
-    return hex.slice(0, best).join(":") + "::" + hex.slice(best + bestLen).join(":");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 import * as os from "os";
 import * as util from "util";
 import type { NetlinkMessage, NetlinkSocket } from "netlink";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../address";
 
 // ---------------------------------------------------------------------------------------------
 // Plain data (no I/O)
@@ -357,72 +358,6 @@ export function packAddress(family: Family, text: string): Buffer {
 /** The text of an address: IPv4 dotted quad, IPv6 canonical compressed form (as inet_ntop writes it). */
 export function unpackAddress(family: Family, b: Buffer): string {
     return family === "inet" ? formatIPv4(b) : formatIPv6(b);
-}
-
-function parseIPv4(text: string): Buffer {
-    const parts = text.split(".");
-    check(parts.length === 4 && parts.every(p => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255),
-        `not an IPv4 address: ${JSON.stringify(text)}`);
-    return Buffer.from(parts.map(Number));
-}
-
-function formatIPv4(b: Buffer): string {
-    return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-function parseIPv6(text: string): Buffer {
-    const bad = () => new RangeError(`not an IPv6 address: ${JSON.stringify(text)}`);
-    let s = text;
-    const words: number[] = [];
-    // an embedded IPv4 tail (::ffff:10.0.0.1) becomes two words
-    const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-    let tail: number[] = [];
-    if (v4) {
-        const q = parseIPv4(v4[2]);
-        tail = [(q[0] << 8) | q[1], (q[2] << 8) | q[3]];
-        s = v4[1].endsWith("::") ? v4[1] : v4[1].slice(0, -1);
-    }
-    const halves = s.split("::");
-    if (halves.length > 2) throw bad();
-    const group = (h: string): number[] => {
-        if (h === "") return [];
-        return h.split(":").map(g => {
-            if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad();
-            return parseInt(g, 16);
-        });
-    };
-    const head = group(halves[0]);
-    if (halves.length === 2) {
-        const rest = [...group(halves[1]), ...tail];
-        const zeros = 8 - head.length - rest.length;
-        if (zeros < 1) throw bad();
-        words.push(...head, ...new Array<number>(zeros).fill(0), ...rest);
-    } else {
-        words.push(...head, ...tail);
-    }
-    if (words.length !== 8) throw bad();
-    const b = Buffer.alloc(16);
-    words.forEach((w, i) => b.writeUInt16BE(w, i * 2));
-    return b;
-}
-
-function formatIPv6(b: Buffer): string {
-    const w = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
-    // the longest run of two or more zero words (the first of equals) becomes "::" (RFC 5952)
-    let best = -1, bestLen = 0;
-    for (let i = 0; i < 8;) {
-        if (w[i] !== 0) { i++; continue; }
-        let j = i;
-        while (j < 8 && w[j] === 0) j++;
-        if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
-        i = j;
-    }
-    // glibc's inet_ntop writes IPv4-compatible and IPv4-mapped addresses with a dotted tail
-    if (best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff)))
-        return `::${bestLen === 5 ? "ffff:" : ""}${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-    const hex = (ws: number[]) => ws.map(x => x.toString(16)).join(":");
-    if (best < 0) return hex(w);
-    return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
 }
 
 /** An IPv4 netmask in dotted form from its 4 network-order bytes. */
