@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 
 export interface Stack {
+    name: string;
     dir: string;
     backend: string;
     run(...args: string[]): Promise<string>;
@@ -31,7 +32,7 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
         execFile("pulumi", ["stack", "init", name, "--non-interactive"], { cwd: dir, env },
             (err, stdout, stderr) => (err ? reject(new Error(`pulumi stack init: ${stdout}${stderr}`)) : resolve())));
     return {
-        dir, backend, run,
+        name, dir, backend, run,
         config: async (key, value, secret = false) => {
             // The value goes on stdin: it may start with a dash and must not show in a process listing.
             await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);

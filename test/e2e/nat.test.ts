@@ -3,6 +3,7 @@
 // made by hand shows in refresh and is repaired by up; a service made by hand is never touched;
 // destroy leaves the table as it was. The state holds no key material and a thin provider.
 import * as fs from "fs";
+import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { closeLab, lab, sh } from "../lab";
 import { exampleStack, Stack } from "../pulumi";
@@ -68,10 +69,14 @@ test("drift made by hand shows in refresh, and up repairs it", async () => {
     await stack.run("up", "--yes", "--expect-no-changes");
 });
 
-test("the state holds a thin provider and no key material", async () => {
+test("neither the state nor Pulumi's logs hold key material, and the state holds a thin provider", async () => {
     const state = fs.readFileSync(stack.stateFile(), "utf8");
     const key = fs.readFileSync(lab().privateKeyPath, "utf8").split("\n")[1];
     expect(state).not.toContain(key);
+    const logs = path.join(process.env.PULUMI_HOME!, "logs");
+    const ours = fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`));
+    expect(ours.length).toBeGreaterThan(0);
+    for (const f of ours) expect(fs.readFileSync(path.join(logs, f), "utf8")).not.toContain(key);
     const providers = JSON.parse(state).checkpoint.latest.resources.map((r: { inputs?: { __provider?: string } }) => r.inputs?.__provider).filter(Boolean);
     expect(providers.length).toBe(7);
     for (const p of providers) {
