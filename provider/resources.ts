@@ -105,7 +105,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
             if (!["tcp", "tcpFin", "udp"].includes(k)) failures.push({ property: `timeouts.${k}`, reason: "unknown timeout (tcp, tcpFin, udp)" });
             else if (!Number.isInteger(v) || (v as number) < 1) failures.push({ property: `timeouts.${k}`, reason: `${JSON.stringify(v)} is not a timeout: whole seconds, at least 1` });
         }
-        if (news.ipForward !== undefined && typeof news.ipForward !== "boolean") failures.push({ property: "ipForward", reason: `${JSON.stringify(news.ipForward)} is not a boolean` });
+        for (const f of ["ipForward", "ipv6Forward"])
+            if (news[f] !== undefined && typeof news[f] !== "boolean") failures.push({ property: f, reason: `${JSON.stringify(news[f])} is not a boolean` });
         for (const [i, a] of ((news.addresses ?? []) as Array<Record<string, unknown>>).entries()) {
             if (!model.familyOf(String(a.address))) failures.push({ property: `addresses[${i}].address`, reason: `${JSON.stringify(a.address)} is not an IPv4 or IPv6 address` });
             if (typeof a.interface !== "string" || !/^[^/\s:]{1,15}$/.test(a.interface)) failures.push({ property: `addresses[${i}].interface`, reason: `${JSON.stringify(a.interface)} is not an interface name` });
@@ -114,7 +115,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id, olds, news): Promise<Diff> {
         const replaces = nodeOf(olds.connection) !== nodeOf(news.connection) ? ["connection"] : [];
-        const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) ||
+        const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) || changed(olds.ipv6Forward, news.ipv6Forward) ||
             changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection);
         return { changes, replaces, deleteBeforeReplace: true };
     },
@@ -131,13 +132,14 @@ export const director: pulumi.dynamic.ResourceProvider = {
         const agent = await agentFor(c);
         const probe = await agent.request<Record<string, any>>("probe");
         const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
-        const fwd = await agent.request<Record<string, number>>("sysctls", { names: ["net.ipv4.ip_forward"] });
+        const fwd = await agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] });
         const held = await heldAddresses(c, props.addresses ?? []);
         return { id, props: plain({
             ...props,
             ...(props.addresses ? { addresses: held } : {}),
             ...(props.timeouts ? { timeouts: Object.fromEntries(Object.keys(props.timeouts).map((k) => [k, st.timeouts[k as keyof Timeouts]])) } : {}),
-            ...(props.ipForward !== undefined ? { ipForward: fwd["net.ipv4.ip_forward"] === 1 } : {}),
+            ...(props.ipForward !== undefined ? { ipForward: fwd[ipv4Forward] === 1 } : {}),
+            ...(props.ipv6Forward !== undefined ? { ipv6Forward: fwd[ipv6Forward] === 1 } : {}),
             kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
         }) };
     },
@@ -145,25 +147,31 @@ export const director: pulumi.dynamic.ResourceProvider = {
         // Put back what this resource changed, as it found it.
         const changes: unknown[] = addressChanges(props.addresses ?? [], []);
         if (props.foundTimeouts) changes.push({ timeouts: props.foundTimeouts });
-        if (props.foundIpForward !== undefined) changes.push({ sysctl: "net.ipv4.ip_forward", value: props.foundIpForward });
+        if (props.foundIpForward !== undefined) changes.push({ sysctl: ipv4Forward, value: props.foundIpForward });
+        if (props.foundIpv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: props.foundIpv6Forward });
         if (changes.length) await apply(props.connection, changes);
     },
 };
+
+const ipv4Forward = "net.ipv4.ip_forward";
+const ipv6Forward = "net.ipv6.conf.all.forwarding";
 
 /** Sets what the director declares; remembers what it found the first time, to restore on delete. */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const agent = await agentFor(c);
     const probe = await agent.request<Record<string, any>>("probe");
     const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
-    const fwd = (await agent.request<Record<string, number>>("sysctls", { names: ["net.ipv4.ip_forward"] }))["net.ipv4.ip_forward"];
+    const fwd = await agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] });
     const changes: unknown[] = addressChanges(olds?.addresses ?? [], inputs.addresses ?? []);
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
-    if (inputs.ipForward !== undefined) changes.push({ sysctl: "net.ipv4.ip_forward", value: inputs.ipForward ? 1 : 0 });
+    if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0 });
+    if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0 });
     if (changes.length) await agent.request("apply", { changes });
     return plain({
         ...inputs,
         foundTimeouts: olds?.foundTimeouts ?? (inputs.timeouts ? st.timeouts : undefined),
-        foundIpForward: olds?.foundIpForward ?? (inputs.ipForward !== undefined ? fwd : undefined),
+        foundIpForward: olds?.foundIpForward ?? (inputs.ipForward !== undefined ? fwd[ipv4Forward] : undefined),
+        foundIpv6Forward: olds?.foundIpv6Forward ?? (inputs.ipv6Forward !== undefined ? fwd[ipv6Forward] : undefined),
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
 }

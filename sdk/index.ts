@@ -79,6 +79,8 @@ export interface DirectorArgs {
     timeouts?: pulumi.Input<{ tcp?: pulumi.Input<number>; tcpFin?: pulumi.Input<number>; udp?: pulumi.Input<number> }>;
     /** net.ipv4.ip_forward, which NAT needs; restored on delete. */
     ipForward?: pulumi.Input<boolean>;
+    /** net.ipv6.conf.all.forwarding, which NAT of IPv6 services needs; restored on delete. */
+    ipv6Forward?: pulumi.Input<boolean>;
     /** Addresses (the VIPs) the director holds, as host addresses on an interface; removed on delete. */
     addresses?: pulumi.Input<pulumi.Input<DirectorAddress>[]>;
 }
@@ -105,7 +107,7 @@ export class Director extends pulumi.dynamic.Resource {
     constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider("director"), name, {
             ...args, connection: secretConnection(args.connection),
-            kernel: undefined, ipvsVersion: undefined, agentVersion: undefined, foundTimeouts: undefined, foundIpForward: undefined,
+            kernel: undefined, ipvsVersion: undefined, agentVersion: undefined, foundTimeouts: undefined, foundIpForward: undefined, foundIpv6Forward: undefined,
         }, secretOutputs(opts), "lvs", "Director");
     }
 }
