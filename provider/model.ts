@@ -2,17 +2,17 @@
 // that input must follow. One place, used by the providers' `check` and by the agent, which validates
 // every request again (it trusts nothing it is sent).
 import * as net from "net";
+import { canonicalAddress } from "./address";
+import { SCHEDULERS, Scheduler } from "./agent/host";
 import * as ipvs from "./agent/ipvs";
+import type { Family, Protocol, TunnelType } from "./agent/ipvs";
 
-export type Protocol = "tcp" | "udp" | "sctp";
-export type Family = "inet" | "inet6";
-export type Forwarding = "nat" | "dr" | "tun";
-export type TunnelType = "ipip" | "gue" | "gre";
-export type TunnelChecksum = "nocsum" | "csum" | "remcsum";
+export { canonicalAddress };
+export type { Family, Protocol, Scheduler, TunnelType };
+/** How a real server is reached (the kernel's "local" is its own doing, never declared). */
+export type Forwarding = Exclude<ipvs.ForwardingMethod, "local">;
+export type TunnelChecksum = ipvs.TunnelFlags;
 export type SchedulerFlag = "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port";
-
-export const schedulers = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
-export type Scheduler = (typeof schedulers)[number];
 
 /** A virtual service: protocol + address + port, or a firewall mark with its family. */
 export interface ServiceKey {
@@ -78,13 +78,6 @@ export function familyOf(address: string): Family | undefined {
     return v === 4 ? "inet" : v === 6 ? "inet6" : undefined;
 }
 
-/** Canonical text of an address (IPv6 compressed and lower case), as the kernel reports it. */
-export function canonicalAddress(address: string): string {
-    if (net.isIPv4(address)) return address;
-    const sl = new net.SocketAddress({ address, family: "ipv6" });
-    return sl.address;
-}
-
 /** The name a service goes by in messages and ids: "tcp/10.0.0.1:80", "tcp/[fd00::1]:80", "fwmark/inet/7". */
 export function serviceName(k: ServiceKey): string {
     if (k.fwmark !== undefined) return `fwmark/${k.family ?? "inet"}/${k.fwmark}`;
@@ -124,8 +117,8 @@ export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] 
 
 export function validateService(s: ServiceSpec): Failure[] {
     const f = validateServiceKey(s);
-    if (s.scheduler !== undefined && !(schedulers as readonly string[]).includes(s.scheduler))
-        f.push({ property: "scheduler", reason: `${show(s.scheduler)} is not an IPVS scheduler: use one of ${schedulers.join(", ")}` });
+    if (s.scheduler !== undefined && !(SCHEDULERS as readonly string[]).includes(s.scheduler))
+        f.push({ property: "scheduler", reason: `${show(s.scheduler)} is not an IPVS scheduler: use one of ${SCHEDULERS.join(", ")}` });
     const sched = s.scheduler ?? "wlc";
     for (const flag of s.schedulerFlags ?? []) {
         const [owner] = String(flag).split("-");

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import * as model from "../../provider/model";
 import type { Daemon } from "../../provider/agent/ipvs";
+import { SCHEDULERS } from "../../provider/agent/host";
 
 type Row<T> = [name: string, spec: T, property: string, words: string[]];
 
@@ -38,7 +39,7 @@ describe("services", () => {
         ["sip on udp", { protocol: "udp", address: "10.0.0.1", port: 5060, persistence: { engine: "sip" } }],
         ["one-packet udp", { protocol: "udp", address: "10.0.0.1", port: 514, onePacket: true }],
         ["one-packet fwmark (ipvsadm -A -f 4001 -o)", { fwmark: 4001, onePacket: true }],
-        ...model.schedulers.map((s): [string, model.ServiceSpec] => [`scheduler ${s}`, { ...tcp("10.0.0.1", 80), scheduler: s }]),
+        ...SCHEDULERS.map((s): [string, model.ServiceSpec] => [`scheduler ${s}`, { ...tcp("10.0.0.1", 80), scheduler: s }]),
     ];
     it.each(valid)("accepts %s", (_, s) => {
         expect(model.validateService(s)).toEqual([]);
