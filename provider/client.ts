@@ -151,7 +151,7 @@ export async function startSession(c: Connection): Promise<AgentSession> {
         for (let attempt = 0; ; attempt++) {
             const channel = await new Promise<ClientChannel>((resolve, reject) =>
                 client.exec(start, (err, ch) => (err ? reject(err) : resolve(ch))));
-            const early = await firstWords(channel);
+            const early = await firstWords(channel, node);
             if (early === undefined) return new AgentSession(node, client, channel);
             const said = early.stderr.trim() || early.stdout.trim();
             if (early.code === 91) throw new Error(`${node} has no node on PATH: install Node.js 18 or newer there`);
@@ -174,8 +174,13 @@ export async function startSession(c: Connection): Promise<AgentSession> {
 }
 
 /** Waits for the agent's hello line (undefined: it runs) or for the shell to end (how it ended). */
-function firstWords(ch: ClientChannel): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
-    return new Promise((resolve) => {
+function firstWords(ch: ClientChannel, node: string): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
+    return new Promise((resolve, reject) => {
+        // node starts in well under a second, even emulated; a minute means something is stuck.
+        const timer = setTimeout(() => {
+            ch.close();
+            reject(new Error(`the agent on ${node} did not start within ${START_TIMEOUT_MS / 1000} s${stderr ? `: ${stderr.trim()}` : ""}`));
+        }, START_TIMEOUT_MS);
         let stdout = "", stderr = "";
         const onErr = (d: Buffer) => (stderr += d);
         const onData = (d: Buffer) => {
@@ -185,6 +190,7 @@ function firstWords(ch: ClientChannel): Promise<{ code: number; stdout: string; 
         };
         const onExit = (code: number) => setImmediate(() => done({ code, stdout, stderr }));
         const done = (v: { code: number; stdout: string; stderr: string } | undefined) => {
+            clearTimeout(timer);
             ch.removeListener("data", onData);
             ch.stderr.removeListener("data", onErr);
             ch.removeListener("exit", onExit);
@@ -193,6 +199,8 @@ function firstWords(ch: ClientChannel): Promise<{ code: number; stdout: string; 
         ch.on("data", onData).on("exit", onExit).stderr.on("data", onErr);
     });
 }
+
+const START_TIMEOUT_MS = 60_000;
 
 async function install(client: Client, node: string, dir: string, machine: string): Promise<void> {
     const arch = arches[machine];

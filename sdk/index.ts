@@ -165,7 +165,7 @@ export interface RealServerArgs {
     port?: pulumi.Input<number>;
     /** dr (default), tun or nat. */
     forwarding?: pulumi.Input<Forwarding>;
-    /** 0..65535 (1); 0 takes no new connections. */
+    /** 0 to 2147483647 (1); 0 takes no new connections. */
     weight?: pulumi.Input<number>;
     /** Stop sending new connections above this many (0: no limit). */
     upperThreshold?: pulumi.Input<number>;
