@@ -6,6 +6,7 @@ import { agentFor } from "./client";
 import * as model from "./model";
 import type { Connection } from "./ssh";
 import { target } from "./ssh";
+import { schedFlagNames } from "./agent/ipvs";
 import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
 import type { ServiceState } from "./agent/ops";
 
@@ -31,21 +32,11 @@ function checkConnection(c: unknown, property: string, failures: Failure[]): voi
     if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
 }
 
-/** The node a connection leads to: the identity of everything on it. */
-function nodeOf(c: Connection): string {
-    return target(c);
-}
-
 async function apply(c: Connection, changes: unknown[]): Promise<Report> {
     return (await agentFor(c)).request<Report>("apply", { changes });
 }
 
-function keyOf(inputs: Record<string, unknown>): model.ServiceKey {
-    const k: model.ServiceKey = {};
-    for (const f of ["protocol", "address", "port", "fwmark", "family"] as const) if (inputs[f] !== undefined) (k as Record<string, unknown>)[f] = inputs[f];
-    return k;
-}
-
+const keyFields = ["protocol", "address", "port", "fwmark", "family"] as const;
 const serviceSettings = ["scheduler", "schedulerFlags", "persistence", "onePacket"] as const;
 const realServerSettings = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"] as const;
 
@@ -54,6 +45,9 @@ function specOf<T extends string>(inputs: Record<string, unknown>, fields: reado
     for (const f of fields) if (inputs[f] !== undefined) out[f] = inputs[f];
     return out;
 }
+
+/** The identity fields of a service declaration (or of a real server's `service`). */
+const keyOf = (inputs: Record<string, unknown>) => specOf(inputs, keyFields) as model.ServiceKey;
 
 /** Outputs as the engine takes them: no undefined anywhere. */
 function plain<T>(v: T): T {
@@ -66,7 +60,7 @@ function changed(a: unknown, b: unknown): boolean {
 
 /** The user's view of a live service, so that refresh shows drift in the words of the program. */
 function serviceView(s: VirtualService): Record<string, unknown> {
-    const flags = (require("./agent/ipvs") as typeof import("./agent/ipvs")).schedFlagNames(s.scheduler, s.schedFlags);
+    const flags = schedFlagNames(s.scheduler, s.schedFlags);
     return {
         scheduler: s.scheduler,
         ...(flags.length ? { schedulerFlags: flags.sort() } : {}),
@@ -114,7 +108,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const replaces = nodeOf(olds.connection) !== nodeOf(news.connection) ? ["connection"] : [];
+        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
         const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) || changed(olds.ipv6Forward, news.ipv6Forward) ||
             changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection);
         return { changes, replaces, deleteBeforeReplace: true };
@@ -122,7 +116,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     async create(inputs) {
         const c = inputs.connection as Connection;
         const outs = await converge(c, inputs);
-        return { id: nodeOf(c), outs };
+        return { id: target(c), outs };
     },
     async update(_id, olds, news) {
         return { outs: await converge(news.connection, news, olds) };
@@ -212,7 +206,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     async diff(_id, olds, news): Promise<Diff> {
         const sameService = model.serviceName(model.serviceId(keyOf(olds))) === model.serviceName(model.serviceId(keyOf(news)));
         const replaces = [
-            ...(nodeOf(olds.connection) !== nodeOf(news.connection) ? ["connection"] : []),
+            ...(target(olds.connection) !== target(news.connection) ? ["connection"] : []),
             ...(sameService ? [] : ["protocol", "address", "port", "fwmark", "family"].filter((f) => changed(olds[f], news[f]))),
         ];
         const settings = changed(normalService(olds), normalService(news));
@@ -220,7 +214,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
-        const id = `${nodeOf(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
+        const id = `${target(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
         await apply(c, [{ service: { ...keyOf(inputs), ...specOf(inputs, serviceSettings) }, adopt: inputs.adopt === true }]);
         return { id, outs: plain({ ...inputs, ...normalService(inputs) }) };
     },
@@ -252,8 +246,8 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const oldKey = `${nodeOf(olds.connection)}/${model.serviceName(olds.service)}/${olds.address}:${normalRealServer(olds).port}`;
-        const newKey = `${nodeOf(news.connection)}/${model.serviceName(news.service)}/${news.address}:${normalRealServer(news).port}`;
+        const oldKey = `${target(olds.connection)}/${model.serviceName(olds.service)}/${olds.address}:${normalRealServer(olds).port}`;
+        const newKey = `${target(news.connection)}/${model.serviceName(news.service)}/${news.address}:${normalRealServer(news).port}`;
         const replaces = oldKey !== newKey ? ["service", "address", "port"].filter((f) => changed(olds[f], news[f])) : [];
         if (oldKey !== newKey && !replaces.length) replaces.push("connection");
         const settings = changed(normalRealServer(olds), normalRealServer(news));
@@ -262,7 +256,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     async create(inputs) {
         const c = inputs.connection as Connection;
         const port = normalRealServer(inputs).port;
-        const id = `${nodeOf(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
+        const id = `${target(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
         await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true }]);
         return { id, outs: plain({ ...inputs, ...normalRealServer(inputs) }) };
     },
