@@ -10,8 +10,10 @@ lvs_step "Node.js"
 node_bin=$(bash "$root/scripts/node.sh") || lvs_fail "no Node.js >= 22 could be set up (see above)"
 PATH="$node_bin:$PATH"
 if [ ! -d "$root/node_modules/@pulumi/pulumi" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-  lvs_step "npm ci"
-  (cd "$root" && npm ci --no-audit --no-fund) >&2 || lvs_fail "npm ci failed (see above)"
+  # npm install, not npm ci: npm 11 writes lock files without other platforms' optional packages and
+  # then refuses them in ci. install takes the locked versions all the same.
+  lvs_step "npm install"
+  (cd "$root" && npm install --no-audit --no-fund) >&2 || lvs_fail "npm install failed (see above)"
 fi
 # Programs in this checkout (examples/, test/) import the package by its name, as users do.
 ln -sfn .. "$root/node_modules/pulumi-lvs"
