@@ -47,9 +47,10 @@ up() {
   rm -rf "$run/demo-state"  # the demo's Pulumi state describes the kernel of the VM that is gone
   echo "$img" > "$run/image"; echo "$repo" > "$run/project"
   local start=$SECONDS
+  # The TSC clock source stalls emulated guests under load (soft lockups, RCU stalls seen here): HPET.
   # shellcheck disable=SC2086
   qemu-system-x86_64 -name pulumi-lvs-lab $accel -machine pc -smp 2 -m 2048 -no-reboot \
-    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 panic=-1 quiet lab.project=$repo" \
+    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 panic=-1 quiet clocksource=hpet tsc=unstable lab.project=$repo" \
     -fsdev "local,id=project,path=$repo,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=project,mount_tag=project \
     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \

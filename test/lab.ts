@@ -20,6 +20,9 @@ export interface Lab {
     hosts: Record<string, LabHost>;
 }
 
+/** This checkout, which the lab mounts at the same path inside the VM (scripts for the guest live here). */
+export const repoDir = path.join(__dirname, "..");
+
 export const labDir = path.join(process.env.PULUMI_LVS_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lvs"), "lab", "run");
 
 export function lab(): Lab {

@@ -3,14 +3,14 @@
 // (10.0.0.220-239, fd00::220-239), removes what it added and restores every sysctl it changed, also when
 // it fails (a shell safety net after the node process). Other tests run on the same VM at the same time.
 import { afterAll, describe, expect, it } from "vitest";
-import { closeLab, sh } from "../lab";
+import { closeLab, repoDir as repo, sh } from "../lab";
 
 type Step = { call: string; args?: unknown[] } | { sh: string };
 interface Result { value?: any; error?: string; code?: string; stdout?: string }
 
 /** Runs the steps in one node process in the guest (one ssh round trip), then `finally` in the shell. */
 async function run(host: string, steps: Step[], finallySh = "true"): Promise<Result[]> {
-    const out = await sh(host, `cd /work/main && node test/lab/host-driver.js; rc=$?; { ${finallySh}; } >/dev/null 2>&1; exit $rc`, JSON.stringify(steps));
+    const out = await sh(host, `cd ${repo} && node test/lab/host-driver.js; rc=$?; { ${finallySh}; } >/dev/null 2>&1; exit $rc`, JSON.stringify(steps));
     const results = JSON.parse(out) as Result[];
     expect(results).toHaveLength(steps.length);
     return results;

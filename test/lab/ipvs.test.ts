@@ -3,7 +3,7 @@
 // removes exactly what it created and never flushes: other tests share these kernels. Every scenario
 // is one ssh round trip: test/lab/ipvs-driver.js runs a list of steps in the guest and prints JSON.
 import { afterAll, describe, expect, it } from "vitest";
-import { closeLab, sh } from "../lab";
+import { closeLab, repoDir as repo, sh } from "../lab";
 import {
     attr, IPVS, ipvsMessage, nest, packService, packServiceId, parseAttrs, RealServer, VirtualService,
     VirtualServiceId, VirtualServiceSettings,
@@ -18,7 +18,7 @@ interface Result {
 }
 
 async function run(host: string, steps: Step[]): Promise<Result[]> {
-    const out = await sh(host, "cd /work/main && node test/lab/ipvs-driver.js", JSON.stringify(steps));
+    const out = await sh(host, `cd ${repo} && node test/lab/ipvs-driver.js`, JSON.stringify(steps));
     const results = JSON.parse(out) as Result[];
     expect(results).toHaveLength(steps.length);
     return results;
