@@ -14,6 +14,8 @@ export interface Stack {
     stateFile(): string;
     /** What the provider traced (PULUMI_LVS_TRACE) since the stack was made: one line per event. */
     trace(): string[];
+    /** Destroys what the stack still has (errors ignored: this is cleanup) and removes its files. */
+    dispose(): Promise<void>;
 }
 
 /** Creates a stack of the Pulumi project in `dir` in a fresh file backend. */
@@ -36,6 +38,11 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
         config: async (key, value, secret = false) => {
             // The value goes on stdin: it may start with a dash and must not show in a process listing.
             await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);
+        },
+        dispose: async () => {
+            await run("destroy", "--yes", "--skip-preview").catch(() => undefined);
+            fs.rmSync(path.join(dir, `Pulumi.${name}.yaml`), { force: true });
+            fs.rmSync(backend, { recursive: true, force: true });
         },
         trace: () => (fs.existsSync(traceFile) ? fs.readFileSync(traceFile, "utf8").trim().split("\n") : []),
         stateFile: () => {

@@ -3,8 +3,6 @@
 // nothing; up makes exactly the declared fwmark service; the client's connections to both VIPs, on two
 // ports, all reach one real server (persistence), each on the port it asked for (real servers on port
 // 0); a second up changes nothing; destroy leaves the table as it was.
-import * as fs from "fs";
-import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { closeLab, sh } from "../lab";
 import { exampleStack, Stack } from "../pulumi";
@@ -39,13 +37,9 @@ beforeAll(async () => {
     for (const [i, b] of backends.entries()) stops.push(await webServer(`rs${i + 1}`, ports.map((p) => `${b}:${p}`)));
 });
 afterAll(async () => {
-    await stack?.run("destroy", "--yes", "--skip-preview").catch(() => undefined);
+    await stack?.dispose();
     for (const stop of stops) await stop().catch(() => undefined);
     await sh("director1", `nft delete table ip ${table} 2>/dev/null; true`).catch(() => undefined);
-    if (stack) {
-        fs.rmSync(path.join(stack.dir, `Pulumi.e2e${process.pid}.yaml`), { force: true });
-        fs.rmSync(stack.backend, { recursive: true, force: true });
-    }
     await closeLab();
 });
 

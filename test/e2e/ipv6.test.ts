@@ -2,8 +2,6 @@
 // declared IPv6 service and turns IPv6 forwarding on (Director ipv6Forward); the client's requests to
 // [fd00::240]:80 are balanced round robin over three NAT real servers; a refresh and a second up change
 // nothing; destroy leaves the table, the VIP and net.ipv6.conf.all.forwarding as they were.
-import * as fs from "fs";
-import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { closeLab, sh } from "../lab";
 import { exampleStack, Stack } from "../pulumi";
@@ -31,12 +29,8 @@ beforeAll(async () => {
     for (const [i, b] of backends.entries()) stops.push(await webServer(`rs${i + 1}`, [`[${b}]:80`]));
 });
 afterAll(async () => {
-    await stack?.run("destroy", "--yes", "--skip-preview").catch(() => undefined);
+    await stack?.dispose();
     for (const stop of stops) await stop().catch(() => undefined);
-    if (stack) {
-        fs.rmSync(path.join(stack.dir, `Pulumi.e2e${process.pid}.yaml`), { force: true });
-        fs.rmSync(stack.backend, { recursive: true, force: true });
-    }
     await closeLab();
 });
 

@@ -26,7 +26,7 @@ beforeAll(async () => {
         await webServer("rs3", ["10.1.0.23:80"]));
 });
 afterAll(async () => {
-    await stack.run("destroy", "--yes", "--skip-preview").catch(() => undefined);
+    await stack?.dispose();
     for (const stop of stops) await stop();
     await sh("director1", "ipvsadm -D -t 10.0.0.249:80 2>/dev/null; true");
     await closeLab();

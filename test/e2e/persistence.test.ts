@@ -4,8 +4,6 @@
 // 255.255.255.0), not the client; its connections to 10.0.0.244 on two ports (the port-0 catch-all)
 // all reach one real server, each on the port it asked for; a second up and a refresh change nothing;
 // destroy leaves the table as it was.
-import * as fs from "fs";
-import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { closeLab, sh } from "../lab";
 import { exampleStack, Stack } from "../pulumi";
@@ -53,12 +51,8 @@ beforeAll(async () => {
     for (const [i, b] of backends.entries()) stops.push(await webServer(`rs${i + 1}`, [443, ...anyPorts].map((p) => `${b}:${p}`)));
 });
 afterAll(async () => {
-    await stack?.run("destroy", "--yes", "--skip-preview").catch(() => undefined);
+    await stack?.dispose();
     for (const stop of stops) await stop().catch(() => undefined);
-    if (stack) {
-        fs.rmSync(path.join(stack.dir, `Pulumi.e2e${process.pid}.yaml`), { force: true });
-        fs.rmSync(stack.backend, { recursive: true, force: true });
-    }
     await closeLab();
 });
 
