@@ -9,6 +9,7 @@ import { target } from "./ssh";
 import { schedFlagNames } from "./agent/ipvs";
 import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
 import type { ServiceState } from "./agent/ops";
+import * as host from "./agent/host";
 
 type Check = pulumi.dynamic.CheckResult;
 type Diff = pulumi.dynamic.DiffResult;
@@ -275,5 +276,170 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     },
     async delete(_id, props) {
         await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port } }]);
+    },
+};
+
+// ------------------------------------------------------------------------------------------------
+// Sysctls a resource sets and puts back: what it found before its first set is kept in its outputs.
+
+type Sysctls = Record<string, host.SysctlValue>;
+
+/**
+ * The changes that set `want` (skipping those `same` says already hold), put back what an earlier
+ * declaration set and this one no longer does, and what was found before the first set of each.
+ */
+async function sysctlChanges(c: Connection, want: Sysctls, found: Sysctls = {}, same: (name: string, live: host.SysctlValue) => boolean = () => false) {
+    const live = await (await agentFor(c)).request<Sysctls>("sysctls", { names: Object.keys(want) });
+    const changes: unknown[] = [];
+    const nextFound: Sysctls = {};
+    for (const [name, value] of Object.entries(found)) {
+        if (name in want) nextFound[name] = value;
+        else changes.push({ sysctl: name, value });
+    }
+    for (const [name, value] of Object.entries(want)) {
+        if (!(name in nextFound)) nextFound[name] = live[name];
+        if (!same(name, live[name])) changes.push({ sysctl: name, value });
+    }
+    return { changes, found: nextFound, live };
+}
+
+/** The engine keeps an object's keys sorted: compare sysctls in that order. */
+const sorted = (o: Sysctls = {}) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+
+const restoreSysctls = (found: Sysctls = {}) => Object.entries(found).map(([sysctl, value]) => ({ sysctl, value }));
+
+// ------------------------------------------------------------------------------------------------
+// RealServerNode: the real-server side of direct routing and tunnelling.
+
+const forwardingOfNode = ["dr", "tun"];
+const vipInterface = (forwarding: string) => (forwarding === "tun" ? "tunl0" : "lo");
+const nodeAddresses = (i: Record<string, any>): Address[] =>
+    ((i.vips ?? []) as string[]).map((address) => ({ address, interface: vipInterface(i.forwarding) }));
+
+/** What a real server of `forwarding` needs: no ARP for the VIPs (all and the interface: the kernel takes the larger); for tun, no reverse-path filter on tunl0. */
+function nodeSysctls(i: Record<string, any>): Sysctls {
+    const out: Sysctls = {};
+    for (const iface of ["all", String(i.arpInterface)]) {
+        out[host.interfaceSysctl(iface, "arp_ignore")] = 1;
+        out[host.interfaceSysctl(iface, "arp_announce")] = 2;
+    }
+    if (i.forwarding === "tun") {
+        out[host.interfaceSysctl("tunl0", "rp_filter")] = 0;
+        out[host.interfaceSysctl("all", "rp_filter")] = 0;
+    }
+    return out;
+}
+
+async function convergeNode(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
+    const c = inputs.connection as Connection;
+    const want = nodeSysctls(inputs);
+    const s = await sysctlChanges(c, want, olds?.foundSysctls);
+    const modules = inputs.forwarding === "tun" ? [{ module: "ipip" }] : [];
+    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...s.changes]);
+    return plain({ ...inputs, sysctls: want, foundSysctls: s.found });
+}
+
+export const realServerNode: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkConnection(news.connection, "connection", failures);
+        if (!forwardingOfNode.includes(news.forwarding)) failures.push({ property: "forwarding", reason: `${JSON.stringify(news.forwarding)} is not a forwarding method a real-server node takes part in (dr or tun)` });
+        if (!Array.isArray(news.vips) || news.vips.length === 0) failures.push({ property: "vips", reason: `${JSON.stringify(news.vips)} is not a list of at least one VIP` });
+        else for (const [i, v] of news.vips.entries())
+            if (!model.familyOf(String(v))) failures.push({ property: `vips[${i}]`, reason: `${JSON.stringify(v)} is not an IPv4 or IPv6 address` });
+        const p = host.interfaceNameProblem(news.arpInterface);
+        if (p) failures.push({ property: "arpInterface", reason: p });
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
+        const changes = replaces.length > 0 || ["forwarding", "vips", "arpInterface", "connection"].some((f) => changed(olds[f], news[f])) ||
+            changed(sorted(olds.sysctls), sorted(nodeSysctls(news)));
+        return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async create(inputs) {
+        return { id: `${target(inputs.connection)}/real-server-node`, outs: await convergeNode(inputs) };
+    },
+    async update(_id, olds, news) {
+        return { outs: await convergeNode(news, olds) };
+    },
+    async read(id, props) {
+        const c = props.connection as Connection;
+        const held = await heldAddresses(c, nodeAddresses(props));
+        const sysctls = await (await agentFor(c)).request<Sysctls>("sysctls", { names: Object.keys(props.sysctls ?? {}) });
+        return { id, props: plain({ ...props, vips: held.map((a) => a.address), sysctls }) };
+    },
+    async delete(_id, props) {
+        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(props.foundSysctls)]);
+    },
+};
+
+// ------------------------------------------------------------------------------------------------
+// DosProtection: the IPVS defence strategies and the other net.ipv4.vs sysctls of a director.
+
+type Setting = { sysctl: string; kind: "mode" | "bool" | "int" };
+const dosSettings: Record<string, Setting> = {
+    dropEntry: { sysctl: "net.ipv4.vs.drop_entry", kind: "mode" },
+    dropPacket: { sysctl: "net.ipv4.vs.drop_packet", kind: "mode" },
+    secureTcp: { sysctl: "net.ipv4.vs.secure_tcp", kind: "mode" },
+    amemthresh: { sysctl: "net.ipv4.vs.amemthresh", kind: "int" },
+    amDroprate: { sysctl: "net.ipv4.vs.am_droprate", kind: "int" },
+    expireNodestConn: { sysctl: "net.ipv4.vs.expire_nodest_conn", kind: "bool" },
+    expireQuiescentTemplate: { sysctl: "net.ipv4.vs.expire_quiescent_template", kind: "bool" },
+    conntrack: { sysctl: "net.ipv4.vs.conntrack", kind: "bool" },
+    connReuseMode: { sysctl: "net.ipv4.vs.conn_reuse_mode", kind: "int" },
+};
+// The kernel flips auto between 1 and 2 itself (by available memory), so both read as auto.
+const modes: Record<string, number> = { off: 0, auto: 1, always: 3 };
+const modeOf = (v: number) => (v === 0 ? "off" : v === 3 ? "always" : "auto");
+
+const toKernel = (s: Setting, v: unknown): number => (s.kind === "mode" ? modes[v as string] : s.kind === "bool" ? (v ? 1 : 0) : (v as number));
+const fromKernel = (s: Setting, v: host.SysctlValue): unknown => (s.kind === "mode" ? modeOf(v as number) : s.kind === "bool" ? v === 1 : v);
+const declaredDos = (i: Record<string, unknown>) => Object.keys(dosSettings).filter((f) => i[f] !== undefined);
+
+async function convergeDos(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
+    const c = inputs.connection as Connection;
+    const want = Object.fromEntries(declaredDos(inputs).map((f) => [dosSettings[f].sysctl, toKernel(dosSettings[f], inputs[f])]));
+    const fieldOf = (name: string) => Object.keys(dosSettings).find((f) => dosSettings[f].sysctl === name)!;
+    const s = await sysctlChanges(c, want, olds?.foundSysctls, (name, live) => fromKernel(dosSettings[fieldOf(name)], live) === inputs[fieldOf(name)]);
+    if (s.changes.length) await apply(c, s.changes);
+    return plain({ ...inputs, foundSysctls: s.found });
+}
+
+export const dosProtection: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkConnection(news.connection, "connection", failures);
+        for (const [f, s] of Object.entries(dosSettings)) {
+            const v = news[f];
+            if (v === undefined) continue;
+            if (s.kind === "mode" && !(typeof v === "string" && v in modes)) failures.push({ property: f, reason: `${JSON.stringify(v)} is invalid (must be off, auto or always; ${s.sysctl})` });
+            else if (s.kind === "bool" && typeof v !== "boolean") failures.push({ property: f, reason: `${JSON.stringify(v)} is invalid (must be a boolean; ${s.sysctl})` });
+            else if (s.kind === "int") {
+                const p = host.sysctlProblem(s.sysctl, v);
+                if (p) failures.push({ property: f, reason: p });
+            }
+        }
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
+        const changes = replaces.length > 0 || [...Object.keys(dosSettings), "connection"].some((f) => changed(olds[f], news[f]));
+        return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async create(inputs) {
+        return { id: `${target(inputs.connection)}/dos-protection`, outs: await convergeDos(inputs) };
+    },
+    async update(_id, olds, news) {
+        return { outs: await convergeDos(news, olds) };
+    },
+    async read(id, props) {
+        const fields = declaredDos(props);
+        const live = await (await agentFor(props.connection)).request<Sysctls>("sysctls", { names: fields.map((f) => dosSettings[f].sysctl) });
+        return { id, props: plain({ ...props, ...Object.fromEntries(fields.map((f) => [f, fromKernel(dosSettings[f], live[dosSettings[f].sysctl])])) }) };
+    },
+    async delete(_id, props) {
+        const changes = restoreSysctls(props.foundSysctls);
+        if (changes.length) await apply(props.connection, changes);
     },
 };

@@ -38,7 +38,7 @@ export interface ConnectionArgs {
     dialRetries?: pulumi.Input<number>;
 }
 
-type Kind = "director" | "virtualService" | "realServer";
+type Kind = "director" | "virtualService" | "realServer" | "realServerNode" | "dosProtection";
 
 /**
  * The provider Pulumi serializes into the state: a stub that requires this package when it runs, so
@@ -186,5 +186,68 @@ export class RealServer extends pulumi.dynamic.Resource {
     constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
         const { service, ...rest } = args;
         super(provider("realServer"), name, { ...rest, service: service.key, connection: service.connection }, secretOutputs({ parent: service, ...opts }), "lvs", "RealServer");
+    }
+}
+
+export interface RealServerNodeArgs {
+    /** How to reach the real server. */
+    connection: pulumi.Input<ConnectionArgs>;
+    /** dr: the VIPs go on lo; tun: on tunl0 (module ipip loaded, rp_filter off on tunl0 and all). */
+    forwarding: pulumi.Input<"dr" | "tun">;
+    /** The VIPs the real server accepts, IPv4 and / or IPv6; held as host addresses (/32, /128), removed on delete. */
+    vips: pulumi.Input<pulumi.Input<string>[]>;
+    /** The interface facing the director, e.g. eth0: arp_ignore 1 and arp_announce 2 on it and on all. */
+    arpInterface: pulumi.Input<string>;
+}
+
+/**
+ * The real-server side of direct routing and tunnelling: the VIPs on lo (dr) or tunl0 (tun), and no
+ * ARP answers or announcements for them. Every sysctl goes back on delete to the value it had before.
+ */
+export class RealServerNode extends pulumi.dynamic.Resource {
+    declare readonly connection: pulumi.Output<ConnectionArgs>;
+    declare readonly vips: pulumi.Output<string[]>;
+    /** The sysctls it holds, by name, as the kernel reports them. */
+    declare readonly sysctls: pulumi.Output<Record<string, number>>;
+
+    constructor(name: string, args: RealServerNodeArgs, opts?: pulumi.CustomResourceOptions) {
+        super(provider("realServerNode"), name, { ...args, connection: secretConnection(args.connection), sysctls: undefined, foundSysctls: undefined },
+            secretOutputs(opts), "lvs", "RealServerNode");
+    }
+}
+
+/** off (0), auto (1 or 2: the kernel switches by available memory), always (3). */
+export type DefenseMode = "off" | "auto" | "always";
+
+export interface DosProtectionArgs {
+    director: Director;
+    /** net.ipv4.vs.drop_entry: drop connection entries at random when memory is short. */
+    dropEntry?: pulumi.Input<DefenseMode>;
+    /** net.ipv4.vs.drop_packet: drop packets at the rate of amDroprate. */
+    dropPacket?: pulumi.Input<DefenseMode>;
+    /** net.ipv4.vs.secure_tcp: shorter timeouts for half-open connections. */
+    secureTcp?: pulumi.Input<DefenseMode>;
+    /** net.ipv4.vs.amemthresh: the available memory (pages) below which auto modes switch on. */
+    amemthresh?: pulumi.Input<number>;
+    /** net.ipv4.vs.am_droprate: drop 1 in this many packets (dropPacket). */
+    amDroprate?: pulumi.Input<number>;
+    /** net.ipv4.vs.expire_nodest_conn: expire a connection at once when its real server is gone. */
+    expireNodestConn?: pulumi.Input<boolean>;
+    /** net.ipv4.vs.expire_quiescent_template: expire persistence templates of a weight-0 real server. */
+    expireQuiescentTemplate?: pulumi.Input<boolean>;
+    /** net.ipv4.vs.conntrack: keep netfilter connection tracking for IPVS connections. */
+    conntrack?: pulumi.Input<boolean>;
+    /** net.ipv4.vs.conn_reuse_mode: 0-3, how a reused source port is rescheduled. */
+    connReuseMode?: pulumi.Input<number>;
+}
+
+/** The IPVS defence strategies and related net.ipv4.vs sysctls of a director; each restored on delete. */
+export class DosProtection extends pulumi.dynamic.Resource {
+    declare readonly connection: pulumi.Output<ConnectionArgs>;
+
+    constructor(name: string, args: DosProtectionArgs, opts?: pulumi.CustomResourceOptions) {
+        const { director, ...rest } = args;
+        super(provider("dosProtection"), name, { ...rest, connection: director.connection, foundSysctls: undefined },
+            secretOutputs({ parent: director, ...opts }), "lvs", "DosProtection");
     }
 }
