@@ -9,13 +9,13 @@ import { target } from "./ssh";
 import { schedFlagNames } from "./agent/ipvs";
 import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
 import type { ServiceState } from "./agent/ops";
+import type { Report } from "./agent/protocol";
 import * as host from "./agent/host";
 
 type Check = pulumi.dynamic.CheckResult;
 type Diff = pulumi.dynamic.DiffResult;
 type Failure = pulumi.dynamic.CheckFailure;
 
-interface Report { changed: boolean; actions: string[] }
 
 const connectionFields = ["host", "port", "user", "privateKey", "privateKeyPassword", "password", "agentSocket", "hostKey", "insecureIgnoreHostKey", "proxy", "sudo", "dialTimeout", "dialRetries"];
 
@@ -124,11 +124,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const c = props.connection as Connection;
-        const agent = await agentFor(c);
-        const probe = await agent.request<Record<string, any>>("probe");
-        const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
-        const fwd = await agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] });
-        const held = await heldAddresses(c, props.addresses ?? []);
+        const [{ probe, st, fwd }, held] = await Promise.all([directorFacts(c), heldAddresses(c, props.addresses ?? [])]);
         return { id, props: plain({
             ...props,
             ...(props.addresses ? { addresses: held } : {}),
@@ -151,17 +147,26 @@ export const director: pulumi.dynamic.ResourceProvider = {
 const ipv4Forward = "net.ipv4.ip_forward";
 const ipv6Forward = "net.ipv6.conf.all.forwarding";
 
+/** What a director is and holds: the probe, the timeouts, the forwarding sysctls. Asked together,
+ * so the three requests travel in one round trip. */
+async function directorFacts(c: Connection) {
+    const agent = await agentFor(c);
+    const [probe, st, fwd] = await Promise.all([
+        agent.request<Record<string, any>>("probe"),
+        agent.request<{ timeouts: Timeouts }>("state", { services: [] }),
+        agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] }),
+    ]);
+    return { probe, st, fwd };
+}
+
 /** Sets what the director declares; remembers what it found the first time, to restore on delete. */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
-    const agent = await agentFor(c);
-    const probe = await agent.request<Record<string, any>>("probe");
-    const st = await agent.request<{ timeouts: Timeouts }>("state", { services: [] });
-    const fwd = await agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] });
+    const { probe, st, fwd } = await directorFacts(c);
     const changes: unknown[] = addressChanges(olds?.addresses ?? [], inputs.addresses ?? []);
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
     if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0 });
     if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0 });
-    if (changes.length) await agent.request("apply", { changes });
+    if (changes.length) await apply(c, changes);
     return plain({
         ...inputs,
         foundTimeouts: olds?.foundTimeouts ?? (inputs.timeouts ? st.timeouts : undefined),
@@ -183,16 +188,17 @@ function addressChanges(olds: Address[], news: Address[]): unknown[] {
     ];
 }
 
-/** Which of the declared addresses the director still holds. */
+/** Which of the declared addresses the director still holds (one request per interface, together). */
 async function heldAddresses(c: Connection, declared: Address[]): Promise<Address[]> {
     const agent = await agentFor(c);
-    const out: Address[] = [];
-    for (const a of declared) {
-        const live = await agent.request<Array<{ address: string; prefixLength: number }>>("addresses", { interface: a.interface }).catch(() => []);
+    const interfaces = [...new Set(declared.map((a) => a.interface))];
+    const lists = await Promise.all(interfaces.map((i) =>
+        agent.request<Array<{ address: string; prefixLength: number }>>("addresses", { interface: i }).catch(() => [])));
+    const live = new Map(interfaces.map((i, k) => [i, lists[k]]));
+    return declared.filter((a) => {
         const len = a.prefixLength ?? (model.familyOf(a.address) === "inet6" ? 128 : 32);
-        if (live.some((l) => model.canonicalAddress(l.address) === model.canonicalAddress(a.address) && l.prefixLength === len)) out.push(a);
-    }
-    return out;
+        return live.get(a.interface)!.some((l) => model.canonicalAddress(l.address) === model.canonicalAddress(a.address) && l.prefixLength === len);
+    });
 }
 
 export const virtualService: pulumi.dynamic.ResourceProvider = {
