@@ -50,7 +50,7 @@ if [ -z "$kdir" ]; then
 fi
 release=$(ls "$kdir/lib/modules")
 
-key=$( { echo "$kdir"; cat "$here/image.sh" "$here/init.sh" "$here/guest.sh" "$here/topology.sh"; } | sha256sum | cut -c1-12)
+key=$( { echo "$kdir"; cat "$here/image.sh" "$here/init.sh" "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh"; } | sha256sum | cut -c1-12)
 img=$cache/image-$key
 if [ ! -f "$img/ready" ]; then
   echo "lab: building image $key" >&2
@@ -65,7 +65,7 @@ if [ ! -f "$img/ready" ]; then
   [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$nft_libs" > bin/nft; chmod +x bin/nft
-  cp "$here/guest.sh" "$here/topology.sh" .
+  cp "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done
   ssh-keygen -q -t ed25519 -N '' -C operator@pulumi-lvs-lab -f id_ed25519

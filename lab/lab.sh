@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The lab: Debian's kernel (with IPVS) under qemu, the hosts of topology.sh inside it, each reachable by
 # SSH on a loopback port with a pinned host key. Usage: lab.sh up | down | status | ssh HOST [COMMAND...]
+# | reboot HOST (that host alone: its kernel state is gone, its disk stays; see hosts.sh).
 # Its state (qemu pid, console log, lab.json for the tests, known_hosts) lives in $PULUMI_LVS_CACHE/lab/run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,9 +70,16 @@ up() {
   wait_ssh
 }
 
+reboot() { # host: through another host's shell, in the namespaces of the VM's PID 1 (which built the hosts)
+  local via=client; [ "$1" = client ] && via=director1
+  port_of "$1" >/dev/null
+  lab_ssh "$via" "nsenter -t 1 -m -n -u -- bash /lab/hosts.sh reboot $1" || fail "rebooting $1 failed"
+  wait_ssh "$1"
+}
+
 wait_ssh() {
   local h start=$SECONDS
-  for h in $(lab_names); do
+  for h in ${1:-$(lab_names)}; do
     until lab_ssh "$h" true 2>/dev/null; do
       [ $((SECONDS - start)) -lt 60 ] || fail "$h does not answer SSH on 127.0.0.1:$(port_of "$h")"
       sleep 0.5
@@ -108,6 +116,7 @@ case "${1:-}" in
         echo "  $h 127.0.0.1:$(port_of "$h") $s"
       done
     else echo "lab: not running"; exit 3; fi ;;
+  reboot) [ $# -eq 2 ] || fail "usage: lab.sh reboot HOST"; running || fail "the lab is not running (npm run lab:up)"; reboot "$2"; echo "lab: $2 rebooted" ;;
   ssh) [ $# -ge 2 ] || fail "usage: lab.sh ssh HOST [COMMAND...]"; running || fail "the lab is not running (npm run lab:up)"; shift; lab_ssh "$@" ;;
-  *) fail "usage: lab.sh up | down | status | ssh HOST [COMMAND...]" ;;
+  *) fail "usage: lab.sh up | down | status | ssh HOST [COMMAND...] | reboot HOST" ;;
 esac

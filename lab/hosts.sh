@@ -1,0 +1,74 @@
+#!/bin/bash
+# The lab's hosts inside the VM: each a network namespace with its own user-mode NIC (the machine
+# reaches its sshd on a loopback port), legs on the lan and back bridges, a mount namespace in which its
+# own disk (/run/lab/disk/NAME, kept while the VM runs) is its /var/lib/pulumi-lvs, and one sshd.
+# Sourced by guest.sh (PID 1) to boot every host; `hosts.sh reboot NAME`, run in PID 1's namespaces
+# (lab.sh reboot NAME), reboots one host: everything in its kernel namespace is gone (IPVS table,
+# addresses, sysctls), its disk stays, and at boot it runs pulumi-lvs's restore unit from that disk as
+# systemd would, before its sshd starts.
+. /lab/topology.sh
+log() { echo "lab: $*" > /dev/console; }
+
+# Runs a command as host NAME: in its network namespace and a mount namespace where its disk is mounted.
+in_host() { # name command...
+  local name=$1; shift
+  ip netns exec "$name" unshare --mount --uts --propagation private sh -c \
+    'mount --bind "/run/lab/disk/$0" /var/lib/pulumi-lvs && hostname "$0" && exec "$@"' "$name" "$@"
+}
+
+host_up() { # name
+  local name=$1 i=0 h lan4 lan6 back4 back6 mgmt
+  while read -r h lan4 lan6 back4 back6; do
+    [ -n "$h" ] || continue; i=$((i + 1)); [ "$h" = "$name" ] && break
+  done <<< "$LAB_HOSTS"
+  [ "$h" = "$name" ] || { log "no host $name"; return 1; }
+  mkdir -p "/run/lab/disk/$name" /var/lib/pulumi-lvs
+  ip netns add "$name"
+  # The NIC comes back to the root namespace when a rebooted host's namespace is gone (asynchronously).
+  for _ in $(seq 100); do mgmt=$(grep -l "52:54:00:1a:b0:0$i" /sys/class/net/*/address 2>/dev/null | cut -d/ -f5); [ -n "$mgmt" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do ip link show "$name-lan" >/dev/null 2>&1 || break; sleep 0.1; done
+  ip link set "$mgmt" netns "$name"
+  ns() { ip netns exec "$name" "$@"; }
+  ns ip link set lo up
+  ns ip link set "$mgmt" name mgmt
+  ns ip addr add 10.254.0.15/24 dev mgmt; ns ip link set mgmt up
+  ip link add "$name-lan" type veth peer name lan0 netns "$name"
+  ip link set "$name-lan" master lan up
+  ns ip addr add "$lan4/24" dev lan0; ns ip addr add "$lan6/64" dev lan0 nodad; ns ip link set lan0 up
+  if [ "$back4" != - ]; then
+    for _ in $(seq 100); do ip link show "$name-back" >/dev/null 2>&1 || break; sleep 0.1; done
+    ip link add "$name-back" type veth peer name back0 netns "$name"
+    ip link set "$name-back" master back up
+    ns ip addr add "$back4/24" dev back0; ns ip addr add "$back6/64" dev back0 nodad; ns ip link set back0 up
+    # The NAT gateway forwards IPv4 from boot: several stacks (one per example) declare ipForward on
+    # it at once, and each one's destroy restores what it found, which must not cut the others off.
+    if [ "$back4" = "$LAB_NAT_GATEWAY4" ]; then ns sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'; fi
+    case "$name" in rs*)
+      ns ip route add default via "$LAB_NAT_GATEWAY4" table 100
+      ns ip rule add from 10.1.0.0/24 table 100
+      ns ip -6 route add default via "$LAB_NAT_GATEWAY6" table 100
+      ns ip -6 rule add from fd01::/64 table 100;;
+    esac
+  fi
+  # What systemd does with pulumi-lvs's unit on a real node: run its ExecStart once the network is up.
+  local unit=/run/lab/disk/$name/pulumi-lvs-restore.service cmd
+  if [ -f "$unit" ]; then
+    cmd=$(sed -n 's/^ExecStart=//p' "$unit")
+    # shellcheck disable=SC2086
+    in_host "$name" $cmd > "/run/lab/disk/$name/restore.log" 2>&1 || log "$name: the restore unit failed (see /run/lab/disk/$name/restore.log)"
+  fi
+  in_host "$name" /lab/root/usr/sbin/sshd -f /lab/sshd_config -h "/lab/keys/$name" -o "PidFile=/run/sshd-$name.pid" \
+    || log "sshd for $name did not start"
+}
+
+host_down() { # name
+  local pids
+  pids=$(ip netns pids "$1")
+  [ -z "$pids" ] || kill -9 $pids 2>/dev/null
+  ip netns del "$1"
+}
+
+if [ "${1:-}" = reboot ]; then
+  [ -n "${2:-}" ] && lab_names | grep -qx "$2" || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }
+  host_down "$2" && host_up "$2"
+fi
