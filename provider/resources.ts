@@ -106,12 +106,13 @@ export const director: pulumi.dynamic.ResourceProvider = {
             if (!model.familyOf(String(a.address))) failures.push({ property: `addresses[${i}].address`, reason: `${JSON.stringify(a.address)} is not an IPv4 or IPv6 address` });
             if (typeof a.interface !== "string" || !/^[^/\s:]{1,15}$/.test(a.interface)) failures.push({ property: `addresses[${i}].interface`, reason: `${JSON.stringify(a.interface)} is not an interface name` });
         }
+        checkSync(news.sync, failures);
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
         const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
         const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) || changed(olds.ipv6Forward, news.ipv6Forward) ||
-            changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection);
+            changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection) || changed(normalSync(olds.sync), normalSync(news.sync));
         return { changes, replaces, deleteBeforeReplace: true };
     },
     async create(inputs) {
@@ -131,6 +132,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
             ...(props.timeouts ? { timeouts: Object.fromEntries(Object.keys(props.timeouts).map((k) => [k, st.timeouts[k as keyof Timeouts]])) } : {}),
             ...(props.ipForward !== undefined ? { ipForward: fwd[ipv4Forward] === 1 } : {}),
             ...(props.ipv6Forward !== undefined ? { ipv6Forward: fwd[ipv6Forward] === 1 } : {}),
+            ...(props.sync ? { sync: liveSync(props.sync, st.daemons) } : {}),
             kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
         }) };
     },
@@ -140,6 +142,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
         if (props.foundTimeouts) changes.push({ timeouts: props.foundTimeouts });
         if (props.foundIpForward !== undefined) changes.push({ sysctl: ipv4Forward, value: props.foundIpForward });
         if (props.foundIpv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: props.foundIpv6Forward });
+        changes.push(...syncStates(props.sync).map((s) => ({ stopDaemon: s })));
         if (changes.length) await apply(props.connection, changes);
     },
 };
@@ -153,7 +156,7 @@ async function directorFacts(c: Connection) {
     const agent = await agentFor(c);
     const [probe, st, fwd] = await Promise.all([
         agent.request<Record<string, any>>("probe"),
-        agent.request<{ timeouts: Timeouts }>("state", { services: [] }),
+        agent.request<{ timeouts: Timeouts; daemons: Daemon[] }>("state", { services: [] }),
         agent.request<Record<string, number>>("sysctls", { names: [ipv4Forward, ipv6Forward] }),
     ]);
     return { probe, st, fwd };
@@ -166,6 +169,7 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
     if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0 });
     if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0 });
+    changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync));
     if (changes.length) await apply(c, changes);
     return plain({
         ...inputs,
@@ -174,6 +178,93 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
         foundIpv6Forward: olds?.foundIpv6Forward ?? (inputs.ipv6Forward !== undefined ? fwd[ipv6Forward] : undefined),
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
+}
+
+// The IPVS connection-sync daemons of a director: `sync.master` / `sync.backup` in the program, the
+// agent's Daemon on the wire. One of each per network namespace, so the state is the daemon's identity.
+
+type Daemon = import("./agent/ipvs").Daemon;
+type SyncState = import("./agent/ipvs").SyncState;
+type SyncDecl = Record<string, Record<string, unknown> | undefined> | undefined;
+
+/** The program's names of a daemon's settings, and the agent's. */
+const syncFields = { interface: "mcastInterface", syncId: "syncId", maxLen: "syncMaxlen", group: "mcastGroup", port: "mcastPort", ttl: "mcastTtl" } as const;
+type SyncField = keyof typeof syncFields;
+const syncFieldNames = Object.keys(syncFields) as SyncField[];
+/** Settings only kernels from 4.3 take (older ones ignore them without a word). */
+const syncOptions: SyncField[] = ["maxLen", "group", "port", "ttl"];
+
+/** The states a declaration has a daemon for, master first. */
+const syncStates = (sync: SyncDecl): SyncState[] => (["master", "backup"] as const).filter((s) => sync?.[s] !== undefined && sync?.[s] !== null);
+
+/** The agent's form of a declared daemon: sync id 0 when left out, as ipvsadm has it. */
+function daemonOf(state: SyncState, d: Record<string, unknown>): Daemon {
+    const out: Record<string, unknown> = { state, syncId: 0 };
+    for (const f of syncFieldNames) if (d[f] !== undefined) out[syncFields[f]] = d[f];
+    return out as unknown as Daemon;
+}
+
+function checkSync(sync: unknown, failures: Failure[]): void {
+    if (sync === undefined || sync === null) return;
+    if (typeof sync !== "object" || Array.isArray(sync)) { failures.push({ property: "sync", reason: `${JSON.stringify(sync)} is not a set of sync daemons: give master and / or backup` }); return; }
+    for (const [state, d] of Object.entries(sync as Record<string, unknown>)) {
+        const property = `sync.${state}`;
+        if (state !== "master" && state !== "backup") { failures.push({ property, reason: "unknown sync daemon state (master, backup)" }); continue; }
+        if (d === undefined || d === null) continue;
+        if (typeof d !== "object" || Array.isArray(d)) { failures.push({ property, reason: `${JSON.stringify(d)} is not a sync daemon: give at least its interface` }); continue; }
+        for (const k of Object.keys(d)) if (!(syncFieldNames as string[]).includes(k))
+            failures.push({ property: `${property}.${k}`, reason: `unknown sync daemon setting (allowed: ${syncFieldNames.join(", ")})` });
+        for (const f of model.validateDaemon(daemonOf(state, d as Record<string, unknown>))) {
+            const field = syncFieldNames.find((n) => syncFields[n] === f.property) ?? f.property;
+            failures.push({ property: `${property}.${field}`, reason: f.reason });
+        }
+    }
+}
+
+/** A declaration in a form that compares equal exactly when the daemons would be: fixed key order,
+ * the sync id's default filled in, the group canonical. */
+function normalSync(sync: SyncDecl): Daemon[] {
+    return syncStates(sync).map((s) => {
+        const d = daemonOf(s, sync![s]!);
+        if (d.mcastGroup !== undefined) try { d.mcastGroup = model.canonicalAddress(String(d.mcastGroup)); } catch { /* check refuses it */ }
+        return d;
+    });
+}
+
+/** Stops the daemons declared before and not now; starts (or, if its settings differ, restarts) each declared one. */
+function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, news: SyncDecl): unknown[] {
+    const want = syncStates(news);
+    for (const s of want) {
+        const given = syncOptions.filter((f) => news![s]![f] !== undefined);
+        if (given.length && probe.features?.syncDaemonOptions === false)
+            throw new Error(`sync.${s}: ${given.join(", ")} need Linux 4.3 or newer, and ${target(c)} runs ${probe.kernelRelease} (which would ignore them); leave them out`);
+    }
+    return [
+        ...syncStates(olds).filter((s) => !want.includes(s)).map((s) => ({ stopDaemon: s })),
+        ...want.map((s) => ({ startDaemon: daemonOf(s, news![s]!) })),
+    ];
+}
+
+/**
+ * The running daemons in the program's words, for the states the declaration manages (a daemon started
+ * by hand for another state is not this resource's). Each shows its interface, and the other settings
+ * the declaration gives (the sync id also when it is not the default 0), as the kernel has them.
+ */
+function liveSync(declared: NonNullable<SyncDecl>, daemons: Daemon[]): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const s of syncStates(declared)) {
+        const live = daemons.find((d) => d.state === s);
+        if (!live) continue;
+        const want = declared[s]!;
+        const view: Record<string, unknown> = {};
+        for (const f of syncFieldNames) {
+            const v = live[syncFields[f]];
+            if (f === "interface" || (f === "syncId" && v !== 0) || want[f] !== undefined)
+                view[f] = f === "group" && typeof want.group === "string" && normalSync({ [s]: want })[0].mcastGroup === v ? want.group : v;
+        }
+        out[s] = view;
+    }
+    return out;
 }
 
 interface Address { address: string; interface: string; prefixLength?: number }

@@ -83,6 +83,38 @@ export interface DirectorArgs {
     ipv6Forward?: pulumi.Input<boolean>;
     /** Addresses (the VIPs) the director holds, as host addresses on an interface; removed on delete. */
     addresses?: pulumi.Input<pulumi.Input<DirectorAddress>[]>;
+    /**
+     * The IPVS connection-sync daemons (ipvsadm --start-daemon master|backup): a master multicasts the
+     * director's connections, a backup receives another director's, so a director that takes over the
+     * VIPs (keepalived, ...) keeps the connections already open. One of each per director (network
+     * namespace). A daemon running with other settings is restarted with these; one declared before and
+     * not now is stopped, and delete stops those it declares. Refresh reports the running ones, so a
+     * daemon stopped by hand is drift (one of a state the resource does not declare is not its own).
+     */
+    sync?: pulumi.Input<DirectorSync>;
+}
+
+/** The sync daemons of a director, by state. A director can run both (a pair that syncs both ways). */
+export interface DirectorSync {
+    master?: pulumi.Input<SyncDaemon>;
+    backup?: pulumi.Input<SyncDaemon>;
+}
+
+/** One sync daemon. The settings left out are the kernel's: maxlen from the interface's MTU, group
+ * 224.0.0.81, port 8848, ttl 1. maxLen, group, port and ttl need Linux 4.3 or newer. */
+export interface SyncDaemon {
+    /** The interface it sends (master) or listens (backup) on, e.g. eth0 (--mcast-interface). */
+    interface: pulumi.Input<string>;
+    /** 0 to 255 (0): a backup takes only the messages of a master with its id (--syncid). */
+    syncId?: pulumi.Input<number>;
+    /** The largest sync message in bytes, 1 to 65507 (--sync-maxlen). */
+    maxLen?: pulumi.Input<number>;
+    /** The multicast group, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) (--mcast-group). */
+    group?: pulumi.Input<string>;
+    /** The UDP port, 1 to 65535 (--mcast-port). */
+    port?: pulumi.Input<number>;
+    /** The multicast TTL, 1 to 255 (--mcast-ttl). */
+    ttl?: pulumi.Input<number>;
 }
 
 export interface DirectorAddress {
@@ -92,6 +124,9 @@ export interface DirectorAddress {
     /** 32 or 128 by default. */
     prefixLength?: pulumi.Input<number>;
 }
+
+/** A sync daemon as an output. */
+export type SyncDaemonState = { interface: string; syncId?: number; maxLen?: number; group?: string; port?: number; ttl?: number };
 
 /** A machine that balances: its IPVS settings, and the node every service on it lives on. */
 export class Director extends pulumi.dynamic.Resource {
@@ -103,10 +138,12 @@ export class Director extends pulumi.dynamic.Resource {
     declare readonly ipvsVersion: pulumi.Output<string>;
     /** Version of the node agent. */
     declare readonly agentVersion: pulumi.Output<string>;
+    /** The declared sync daemons as they run (after a refresh: a stopped one is missing). */
+    declare readonly sync: pulumi.Output<{ master?: SyncDaemonState; backup?: SyncDaemonState } | undefined>;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider("director"), name, {
-            ...args, connection: secretConnection(args.connection),
+            sync: undefined, ...args, connection: secretConnection(args.connection),
             kernel: undefined, ipvsVersion: undefined, agentVersion: undefined, foundTimeouts: undefined, foundIpForward: undefined, foundIpv6Forward: undefined,
         }, secretOutputs(opts), "lvs", "Director");
     }

@@ -1,6 +1,7 @@
 // check and diff of the RealServerNode and DosProtection providers (no host is touched).
 import { describe, expect, it } from "vitest";
 import { dosProtection, realServerNode } from "../../provider/resources";
+import { director } from "../../provider/resources";
 
 const connection = { host: "10.0.0.21", hostKey: "SHA256:x", privateKey: "k" };
 const failures = async (p: typeof dosProtection, news: Record<string, unknown>) =>
@@ -43,5 +44,50 @@ describe("DosProtection check", () => {
             'conntrack: "yes" is invalid (must be a boolean; net.ipv4.vs.conntrack)',
             expect.stringMatching(/^connReuseMode: sysctl net\.ipv4\.vs\.conn_reuse_mode: value 4 is invalid \(must be a bitmask 0-3/),
         ]);
+    });
+});
+
+describe("Director sync daemons", () => {
+    it("accepts a master and a backup, with every setting or only an interface", async () => {
+        expect(await failures(director, { sync: { master: { interface: "lan0", syncId: 46 }, backup: { interface: "lan0" } } })).toEqual([]);
+        expect(await failures(director, { sync: { master: { interface: "eth0", syncId: 255, maxLen: 1400, group: "239.1.2.3", port: 8850, ttl: 2 } } })).toEqual([]);
+        expect(await failures(director, { sync: { backup: { interface: "eth0", syncId: 0, group: "FF02::1:81" } } })).toEqual([]);
+        expect(await failures(director, { sync: {} })).toEqual([]);
+    });
+    it("names each bad setting by its path, with the value and the rule", async () => {
+        expect(await failures(director, { sync: { master: { interface: "lan/0", syncId: 256, maxLen: 70000, group: "10.0.0.1", port: 0, ttl: 256 } } })).toEqual([
+            'sync.master.interface: "lan/0" is not an interface name: 1 to 15 printable ASCII characters, no "/", ":" or spaces, not "." or ".."',
+            "sync.master.syncId: 256 is not a sync id: an integer from 0 to 255",
+            "sync.master.maxLen: 70000 is not a sync message length: 1 to 65507 bytes (one UDP datagram)",
+            'sync.master.group: "10.0.0.1" is not a multicast group (224.0.0.0/4 or ff00::/8)',
+            "sync.master.port: 0 is not a port: 1 to 65535",
+            "sync.master.ttl: 256 is not a TTL: 1 to 255",
+        ]);
+        expect(await failures(director, { sync: { backup: { syncId: -1 } } })).toEqual([
+            "sync.backup.interface: undefined is not an interface name: 1 to 15 printable ASCII characters, no \"/\", \":\" or spaces, not \".\" or \"..\"",
+            "sync.backup.syncId: -1 is not a sync id: an integer from 0 to 255",
+        ]);
+        expect(await failures(director, { sync: { backup: { interface: "lan0", syncid: 4 } } })).toEqual([
+            "sync.backup.syncid: unknown sync daemon setting (allowed: interface, syncId, maxLen, group, port, ttl)",
+        ]);
+        expect(await failures(director, { sync: { primary: { interface: "lan0" }, master: "lan0" } })).toEqual([
+            "sync.primary: unknown sync daemon state (master, backup)",
+            'sync.master: "lan0" is not a sync daemon: give at least its interface',
+        ]);
+        expect(await failures(director, { sync: [] })).toEqual(["sync: [] is not a set of sync daemons: give master and / or backup"]);
+    });
+    it("updates in place; the default sync id and the spelling of a group are no change", async () => {
+        const olds = { connection, sync: { master: { interface: "lan0", syncId: 46 } } };
+        expect(await director.diff!("id", olds, olds)).toMatchObject({ changes: false, replaces: [] });
+        expect(await director.diff!("id", olds, { connection, sync: { master: { syncId: 46, interface: "lan0" } } })).toMatchObject({ changes: false });
+        expect(await director.diff!("id", { connection, sync: { backup: { interface: "lan0", syncId: 0 } } }, { connection, sync: { backup: { interface: "lan0" } } })).toMatchObject({ changes: false });
+        expect(await director.diff!("id", { connection, sync: { backup: { interface: "lan0", group: "ff02::1:81" } } },
+            { connection, sync: { backup: { interface: "lan0", group: "FF02:0::1:0081" } } })).toMatchObject({ changes: false });
+        expect(await director.diff!("id", { connection }, { connection, sync: {} })).toMatchObject({ changes: false });
+        // A daemon a refresh found stopped (missing from the olds), another id, another state, none at all.
+        expect(await director.diff!("id", { connection, sync: {} }, olds)).toMatchObject({ changes: true, replaces: [] });
+        expect(await director.diff!("id", olds, { connection, sync: { master: { interface: "lan0", syncId: 47 } } })).toMatchObject({ changes: true, replaces: [] });
+        expect(await director.diff!("id", olds, { connection, sync: { backup: { interface: "lan0", syncId: 46 } } })).toMatchObject({ changes: true, replaces: [] });
+        expect(await director.diff!("id", olds, { connection })).toMatchObject({ changes: true, replaces: [] });
     });
 });
