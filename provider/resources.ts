@@ -3,6 +3,7 @@
 // credential is ever captured in a closure: connections travel as (secret) inputs.
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
+import { trace } from "./trace";
 import * as model from "./model";
 import type { Connection } from "./ssh";
 import { target } from "./ssh";
@@ -333,6 +334,26 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     },
 };
 
+/** The drain deadline when `drain` is set without one (seconds), and the largest the agent takes. */
+const defaultDrainTimeout = 300;
+const maxDrainTimeout = 86400;
+
+function checkDrain(d: unknown, failures: Failure[]): void {
+    if (d === undefined || d === null) return;
+    if (typeof d !== "object" || Array.isArray(d)) {
+        failures.push({ property: "drain", reason: `${JSON.stringify(d)} is not a drain setting: an object, e.g. { timeout: ${defaultDrainTimeout} } (or {} for the default deadline)` });
+        return;
+    }
+    for (const k of Object.keys(d)) if (k !== "timeout") failures.push({ property: `drain.${k}`, reason: "unknown drain setting (allowed: timeout)" });
+    const t = (d as Record<string, unknown>).timeout;
+    if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 0 && (t as number) <= maxDrainTimeout))
+        failures.push({ property: "drain.timeout", reason: `${JSON.stringify(t)} is not a drain deadline: whole seconds from 0 to ${maxDrainTimeout}` });
+}
+
+/** The drain deadline a declaration asks for, or undefined when it deletes at once. */
+const drainTimeout = (i: Record<string, any>): number | undefined =>
+    (i.drain === undefined || i.drain === null ? undefined : i.drain.timeout ?? defaultDrainTimeout);
+
 export const realServer: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
@@ -341,6 +362,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         const keyFailures = model.validateServiceKey(svc ?? {});
         failures.push(...keyFailures.map((f) => ({ property: `service.${f.property}`, reason: f.reason })));
         if (!keyFailures.length) failures.push(...model.validateRealServer({ address: news.address, port: news.port, ...specOf(news, realServerSettings) } as model.RealServerSpec, svc));
+        checkDrain(news.drain, failures);
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
@@ -349,7 +371,9 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         const replaces = oldKey !== newKey ? ["service", "address", "port"].filter((f) => changed(olds[f], news[f])) : [];
         if (oldKey !== newKey && !replaces.length) replaces.push("connection");
         const settings = changed(normalRealServer(olds), normalRealServer(news));
-        return { changes: replaces.length > 0 || settings || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+        // drain only says how a later delete goes: a change of it alone updates the state, not the kernel.
+        const drain = drainTimeout(olds) !== drainTimeout(news);
+        return { changes: replaces.length > 0 || settings || drain || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
@@ -358,8 +382,9 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true }]);
         return { id, outs: plain({ ...inputs, ...normalRealServer(inputs) }) };
     },
-    async update(_id, _olds, news) {
-        await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true }]);
+    async update(_id, olds, news) {
+        if (changed(normalRealServer(olds), normalRealServer(news)) || changed(olds.connection, news.connection))
+            await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true }]);
         return { outs: plain({ ...news, ...normalRealServer(news) }) };
     },
     async read(id, props) {
@@ -371,8 +396,17 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         for (const f of realServerSettings) delete props2[f];
         return { id, props: { ...props2, ...realServerView(rs) } };
     },
-    async delete(_id, props) {
-        await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port } }]);
+    async delete(id, props) {
+        const timeoutSeconds = drainTimeout(props);
+        if (timeoutSeconds === undefined) {
+            await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port } }]);
+            return;
+        }
+        // Weight 0 (no new connections), wait for the active ones to end or the deadline, then delete.
+        const r = await (await agentFor(props.connection)).request<Report & { waitedSeconds: number; activeConnections: number }>("drain",
+            { service: props.service, realServer: { address: props.address, port: props.port }, timeoutSeconds });
+        trace(`drained ${id}: waited ${r.waitedSeconds} s of ${timeoutSeconds} s, ${r.activeConnections} active connections left` +
+            `${r.actions.length ? `: ${r.actions.join("; ")}` : " (it was gone already)"}`);
     },
 };
 

@@ -212,6 +212,21 @@ export interface RealServerArgs {
     tunnel?: pulumi.Input<Tunnel>;
     /** Take over an existing real server of the same address with other settings, converging it. */
     adopt?: pulumi.Input<boolean>;
+    /**
+     * Drain before removing: when this real server is deleted (or replaced, which deletes first), its
+     * weight goes to 0 so it takes no new connections, the delete waits until its active connections have
+     * ended or `timeout` passes, and only then removes it (what is still open then is left to the kernel,
+     * as after a plain delete: with net.ipv4.vs.expire_nodest_conn 1 it is cut off at once). Without it,
+     * delete removes the real server at once. Not part of its identity:
+     * changing it alone updates the state and leaves the kernel as it is. While the delete waits, the
+     * director's other changes in the same run wait too (the node agent runs one request at a time).
+     */
+    drain?: pulumi.Input<RealServerDrain>;
+}
+
+export interface RealServerDrain {
+    /** The deadline in whole seconds, 0 to 86400 (300): how long the delete waits for active connections to end. */
+    timeout?: pulumi.Input<number>;
 }
 
 /** A real server behind a virtual service. */
@@ -219,6 +234,8 @@ export class RealServer extends pulumi.dynamic.Resource {
     declare readonly connection: pulumi.Output<ConnectionArgs>;
     declare readonly address: pulumi.Output<string>;
     declare readonly weight: pulumi.Output<number | undefined>;
+    /** How a delete drains it (see RealServerArgs.drain). */
+    declare readonly drain: pulumi.Output<{ timeout?: number } | undefined>;
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
         const { service, ...rest } = args;

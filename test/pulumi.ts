@@ -56,11 +56,16 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
     };
 }
 
-/** A stack of one of examples/ (or any program that uses examples/lab.ts), configured for the lab. */
+/** A stack of one of examples/, configured for the lab. */
 export async function exampleStack(example: string): Promise<Stack> {
+    return labStack(path.join(__dirname, "..", "examples", example));
+}
+
+/** A stack of the Pulumi program in `dir` (any program that uses examples/lab.ts), configured for the lab. */
+export async function labStack(dir: string): Promise<Stack> {
     const { lab } = await import("./lab");
     const { hosts, privateKeyPath } = lab();
-    const stack = await newStack(path.join(__dirname, "..", "examples", example), `e2e${process.pid}`);
+    const stack = await newStack(dir, `e2e${process.pid}`);
     const pinned = Object.fromEntries(Object.entries(hosts).map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]));
     await stack.config("hosts", JSON.stringify(pinned));
     await stack.config("privateKey", fs.readFileSync(privateKeyPath, "utf8"), true);

@@ -15,3 +15,39 @@ export async function webServer(host: string, listen: string[]): Promise<() => P
 export async function fetchFromClient(url: string, n: number): Promise<{ counts: Record<string, number>; failures: string[] }> {
     return JSON.parse(await sh("client", `node ${dir}/fetch.js ${url} ${n}`));
 }
+
+export interface LoadResult {
+    ok: number;
+    failures: Array<{ error: string; start: number; end: number }>;
+    /** Answers by server ("rs1 10.1.0.21:8247"). */
+    counts: Record<string, number>;
+    /** Each answered request: who answered, when it started and ended (ms of the lab's clock, as vmNow()). */
+    requests: Array<{ server: string; start: number; end: number }>;
+}
+
+/** The lab's clock (ms), which the load generator's times are in. */
+export async function vmNow(): Promise<number> {
+    return Number((await sh("client", "date +%s%3N")).trim());
+}
+
+/**
+ * Starts `clients` concurrent clients on the client host, each requesting `url` in a loop (test/lab/load.js),
+ * in the background. stop() lets each finish the request it is in and returns what they saw; kill() ends
+ * it at once (for cleanup) and removes its files.
+ */
+export async function startLoad(url: string, clients: number, timeoutMs = 10_000): Promise<{ stop(): Promise<LoadResult>; kill(): Promise<void> }> {
+    const base = `/tmp/load-${process.pid}-${Date.now()}`;
+    await sh("client", `setsid node ${dir}/load.js ${url} ${clients} ${base}.stop ${base}.json 600 ${timeoutMs} >${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
+    const kill = async () => { await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; rm -f ${base}.pid ${base}.stop ${base}.json ${base}.log`); };
+    return {
+        kill,
+        stop: async () => {
+            // Each client ends the request it is in: at most the per-request timeout.
+            const wait = Math.ceil(timeoutMs / 1000) + 10;
+            const out = await sh("client", `touch ${base}.stop; for i in $(seq ${wait * 4}); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
+                `cat ${base}.json || { echo "load.js wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
+            await kill();
+            return JSON.parse(out);
+        },
+    };
+}
