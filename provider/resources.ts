@@ -138,11 +138,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
         }) };
     },
     async delete(_id, props) {
-        // Put back what this resource changed, as it found it.
-        const changes: unknown[] = addressChanges(props.addresses ?? [], []);
-        if (props.foundTimeouts) changes.push({ timeouts: props.foundTimeouts });
-        if (props.foundIpForward !== undefined) changes.push({ sysctl: ipv4Forward, value: props.foundIpForward });
-        if (props.foundIpv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: props.foundIpv6Forward });
+        // Put back what this resource changed, as the node found it (the node keeps what it found).
+        const changes: unknown[] = [...addressChanges(props.addresses ?? [], []), ...restores(props, undefined)];
         changes.push(...syncStates(props.sync).map((s) => ({ stopDaemon: s })));
         if (changes.length) await apply(props.connection, changes);
     },
@@ -163,10 +160,17 @@ async function directorFacts(c: Connection) {
     return { probe, st, fwd };
 }
 
-/** Sets what the director declares; remembers what it found the first time, to restore on delete. */
+/** What a director stops declaring goes back to what the node found before it was first set. */
+const restores = (olds: Record<string, any>, news: Record<string, any> | undefined) => [
+    ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts" }] : []),
+    ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward }] : []),
+    ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward }] : []),
+];
+
+/** Sets what the director declares (the node records what it found the first time, to restore on delete). */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
-    const { probe, st, fwd } = await directorFacts(c);
-    const changes: unknown[] = addressChanges(olds?.addresses ?? [], inputs.addresses ?? []);
+    const { probe } = await directorFacts(c);
+    const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? []), ...(olds ? restores(olds, inputs) : [])];
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
     if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0 });
     if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0 });
@@ -174,9 +178,6 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
     if (changes.length) await apply(c, changes);
     return plain({
         ...inputs,
-        foundTimeouts: olds?.foundTimeouts ?? (inputs.timeouts ? st.timeouts : undefined),
-        foundIpForward: olds?.foundIpForward ?? (inputs.ipForward !== undefined ? fwd[ipv4Forward] : undefined),
-        foundIpv6Forward: olds?.foundIpv6Forward ?? (inputs.ipv6Forward !== undefined ? fwd[ipv6Forward] : undefined),
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
 }
@@ -411,33 +412,15 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 };
 
 // ------------------------------------------------------------------------------------------------
-// Sysctls a resource sets and puts back: what it found before its first set is kept in its outputs.
+// Sysctls a resource sets and puts back: the node records what it found before the first set.
 
 type Sysctls = Record<string, host.SysctlValue>;
 
-/**
- * The changes that set `want` (skipping those `same` says already hold), put back what an earlier
- * declaration set and this one no longer does, and what was found before the first set of each.
- */
-async function sysctlChanges(c: Connection, want: Sysctls, found: Sysctls = {}, same: (name: string, live: host.SysctlValue) => boolean = () => false) {
-    const live = await (await agentFor(c)).request<Sysctls>("sysctls", { names: Object.keys(want) });
-    const changes: unknown[] = [];
-    const nextFound: Sysctls = {};
-    for (const [name, value] of Object.entries(found)) {
-        if (name in want) nextFound[name] = value;
-        else changes.push({ sysctl: name, value });
-    }
-    for (const [name, value] of Object.entries(want)) {
-        if (!(name in nextFound)) nextFound[name] = live[name];
-        if (!same(name, live[name])) changes.push({ sysctl: name, value });
-    }
-    return { changes, found: nextFound, live };
-}
+const setSysctls = (want: Sysctls) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value }));
+const restoreSysctls = (names: string[]) => names.map((restore) => ({ restore }));
 
 /** The engine keeps an object's keys sorted: compare sysctls in that order. */
 const sorted = (o: Sysctls = {}) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
-
-const restoreSysctls = (found: Sysctls = {}) => Object.entries(found).map(([sysctl, value]) => ({ sysctl, value }));
 
 // ------------------------------------------------------------------------------------------------
 // RealServerNode: the real-server side of direct routing and tunnelling.
@@ -464,10 +447,10 @@ function nodeSysctls(i: Record<string, any>): Sysctls {
 async function convergeNode(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
     const want = nodeSysctls(inputs);
-    const s = await sysctlChanges(c, want, olds?.foundSysctls);
     const modules = inputs.forwarding === "tun" ? [{ module: "ipip" }] : [];
-    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...s.changes]);
-    return plain({ ...inputs, sysctls: want, foundSysctls: s.found });
+    const dropped = Object.keys(olds?.sysctls ?? {}).filter((name) => !(name in want));
+    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...setSysctls(want), ...restoreSysctls(dropped)]);
+    return plain({ ...inputs, sysctls: want });
 }
 
 export const realServerNode: pulumi.dynamic.ResourceProvider = {
@@ -501,7 +484,7 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
         return { id, props: plain({ ...props, vips: held.map((a) => a.address), sysctls }) };
     },
     async delete(_id, props) {
-        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(props.foundSysctls)]);
+        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(Object.keys(props.sysctls ?? {}))]);
     },
 };
 
@@ -530,11 +513,17 @@ const declaredDos = (i: Record<string, unknown>) => Object.keys(dosSettings).fil
 
 async function convergeDos(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
-    const want = Object.fromEntries(declaredDos(inputs).map((f) => [dosSettings[f].sysctl, toKernel(dosSettings[f], inputs[f])]));
-    const fieldOf = (name: string) => Object.keys(dosSettings).find((f) => dosSettings[f].sysctl === name)!;
-    const s = await sysctlChanges(c, want, olds?.foundSysctls, (name, live) => fromKernel(dosSettings[fieldOf(name)], live) === inputs[fieldOf(name)]);
-    if (s.changes.length) await apply(c, s.changes);
-    return plain({ ...inputs, foundSysctls: s.found });
+    const fields = declaredDos(inputs);
+    const live = await (await agentFor(c)).request<Sysctls>("sysctls", { names: fields.map((f) => dosSettings[f].sysctl) });
+    // A value that already reads as declared is kept as it is (auto: the kernel's 1 or 2).
+    const want = Object.fromEntries(fields.map((f) => {
+        const name = dosSettings[f].sysctl;
+        return [name, fromKernel(dosSettings[f], live[name]) === inputs[f] ? live[name] : toKernel(dosSettings[f], inputs[f])];
+    }));
+    const dropped = declaredDos(olds ?? {}).filter((f) => !fields.includes(f)).map((f) => dosSettings[f].sysctl);
+    const changes = [...setSysctls(want), ...restoreSysctls(dropped)];
+    if (changes.length) await apply(c, changes);
+    return plain(inputs);
 }
 
 export const dosProtection: pulumi.dynamic.ResourceProvider = {
@@ -570,7 +559,7 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
         return { id, props: plain({ ...props, ...Object.fromEntries(fields.map((f) => [f, fromKernel(dosSettings[f], live[dosSettings[f].sysctl])])) }) };
     },
     async delete(_id, props) {
-        const changes = restoreSysctls(props.foundSysctls);
+        const changes = restoreSysctls(declaredDos(props).map((f) => dosSettings[f].sysctl));
         if (changes.length) await apply(props.connection, changes);
     },
 };

@@ -144,7 +144,7 @@ export class Director extends pulumi.dynamic.Resource {
     constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider("director"), name, {
             sync: undefined, ...args, connection: secretConnection(args.connection),
-            kernel: undefined, ipvsVersion: undefined, agentVersion: undefined, foundTimeouts: undefined, foundIpForward: undefined, foundIpv6Forward: undefined,
+            kernel: undefined, ipvsVersion: undefined, agentVersion: undefined,
         }, secretOutputs(opts), "lvs", "Director");
     }
 }
@@ -265,7 +265,7 @@ export class RealServerNode extends pulumi.dynamic.Resource {
     declare readonly sysctls: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: RealServerNodeArgs, opts?: pulumi.CustomResourceOptions) {
-        super(provider("realServerNode"), name, { ...args, connection: secretConnection(args.connection), sysctls: undefined, foundSysctls: undefined },
+        super(provider("realServerNode"), name, { ...args, connection: secretConnection(args.connection), sysctls: undefined },
             secretOutputs(opts), "lvs", "RealServerNode");
     }
 }
@@ -301,7 +301,8 @@ export class DosProtection extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: DosProtectionArgs, opts?: pulumi.CustomResourceOptions) {
         const { director, ...rest } = args;
-        super(provider("dosProtection"), name, { ...rest, connection: director.connection, foundSysctls: undefined },
+        super(provider("dosProtection"), name, { ...rest, connection: director.connection },
             secretOutputs({ parent: director, ...opts }), "lvs", "DosProtection");
     }
 }
+export * from "./cluster";

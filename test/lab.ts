@@ -1,5 +1,6 @@
 // Test access to the lab (lab/lab.sh): its hosts, and shell commands on them over one reused SSH
 // connection per host, with the host key pinned. Used as an oracle (ipvsadm, ip) and to set scenes.
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -75,6 +76,14 @@ export async function sh(host: string, command: string, input?: string): Promise
             if (input !== undefined) stream.end(input); else stream.end();
         });
     });
+}
+
+/** Reboots one lab host (lab.sh reboot: its kernel state is gone, its disk stays) and waits for its sshd. */
+export async function rebootHost(name: string): Promise<void> {
+    (await connections.get(name)?.catch(() => undefined))?.end();
+    connections.delete(name);
+    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(repoDir, "lab", "lab.sh"), "reboot", name], (err, stdout, stderr) =>
+        (err ? reject(new Error(`lab.sh reboot ${name}: ${stdout}${stderr}`)) : resolve())));
 }
 
 /** Closes every connection so the test process can exit. */

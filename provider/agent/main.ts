@@ -1,7 +1,10 @@
 // The node agent's entry point. `node agent.js serve`: a session, one JSON request per stdin line, one
 // reply per stdout line, in order (so requests can be pipelined: many in one round trip). `node agent.js
-// once '<request>'`: a single request (or read from stdin when the argument is left out).
+// once '<request>'`: a single request (or read from stdin when the argument is left out). `node agent.js
+// restore`: puts back what was last applied on this node (desired.ts); the restore unit runs it at boot.
+import * as path from "path";
 import * as readline from "readline";
+import { defaultStateDir } from "./desired";
 import { loadModule } from "./host";
 import { IpvsHandle } from "./ipvs";
 import { acquireLock } from "./lock";
@@ -28,6 +31,8 @@ const operations: Record<string, Op> = {
 export function session(): ops.Context & { close(): void } {
     let handle: Promise<IpvsHandle> | undefined;
     return {
+        stateDir: defaultStateDir,
+        agentFile: path.join(__dirname, "agent.js"),
         // ip_vs is loaded on first use (the kernel loads schedulers and engines by itself).
         ipvs: () => (handle ??= loadModule("ip_vs").then(() => IpvsHandle.open())),
         exclusive: async (fn) => {
@@ -87,6 +92,14 @@ async function once(arg: string | undefined): Promise<number> {
     return reply.ok ? 0 : 1;
 }
 
+async function restore(): Promise<number> {
+    const ctx = session();
+    const report = await ops.restore(ctx);
+    ctx.close();
+    process.stdout.write(JSON.stringify(report) + "\n");
+    return report.failed.length ? 1 : 0;
+}
+
 if (require.main === module) {
     const [mode, arg] = process.argv.slice(2);
     if (Number(process.versions.node.split(".")[0]) < 18) {
@@ -95,5 +108,6 @@ if (require.main === module) {
     }
     if (mode === "serve") serve().catch((e) => { console.error(e); process.exit(2); });
     else if (mode === "once") once(arg).then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
-    else { console.error("usage: agent serve | agent once [REQUEST]"); process.exit(2); }
+    else if (mode === "restore") restore().then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
+    else { console.error("usage: agent serve | agent once [REQUEST] | agent restore"); process.exit(2); }
 }

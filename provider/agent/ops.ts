@@ -4,12 +4,17 @@ import * as ipvs from "./ipvs";
 import type { IpvsHandle, RealServer, VirtualService, VirtualServiceId, Timeouts, Daemon, SyncState } from "./ipvs";
 import * as host from "./host";
 import * as model from "../model";
+import * as desired from "./desired";
+import type { Desired } from "./desired";
 import { AgentError, Report } from "./protocol";
 
 export interface Context {
     ipvs(): Promise<IpvsHandle>;
     /** Runs `fn` holding the node's lock, so agents never interleave half-applied changes. */
     exclusive<T>(fn: () => Promise<T>): Promise<T>;
+    /** Where the node keeps what was last applied (desired.ts), and the agent file its restore unit runs. */
+    stateDir: string;
+    agentFile: string;
 }
 
 export type Change =
@@ -21,6 +26,7 @@ export type Change =
     | { startDaemon: Daemon }
     | { stopDaemon: SyncState }
     | { sysctl: string; value: host.SysctlValue }
+    | { restore: string }
     | { address: string; interface: string; prefixLength?: number }
     | { deleteAddress: string; interface: string; prefixLength?: number }
     | { module: string };
@@ -74,6 +80,7 @@ type Step =
     | { kind: "startDaemon"; want: Daemon }
     | { kind: "stopDaemon"; state: SyncState }
     | { kind: "sysctl"; name: string; value: host.SysctlValue }
+    | { kind: "restore"; name: string }
     | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
     | { kind: "module"; name: string };
 
@@ -133,6 +140,12 @@ function step(v: unknown, field: string): Step {
         if (problem) fail(`${field}.sysctl`, problem);
         return { kind: "sysctl", name, value: c.value as host.SysctlValue };
     }
+    if ("restore" in c) {
+        onlyKeys(c, ["restore"], field);
+        const name = String(c.restore);
+        if (name !== "timeouts") try { host.resolveSysctl(name); } catch (e) { fail(`${field}.restore`, (e as Error).message); }
+        return { kind: "restore", name };
+    }
     if ("address" in c || "deleteAddress" in c) {
         const kind = "address" in c ? "address" : "deleteAddress";
         onlyKeys(c, [kind, "interface", "prefixLength"], field);
@@ -154,7 +167,8 @@ function step(v: unknown, field: string): Step {
         return { kind: "module", name: c.module as string };
     }
     return fail(field, `not a change: give one of service, deleteService, realServer (with service), deleteRealServer (with service), ` +
-        `timeouts, startDaemon, stopDaemon, sysctl (with value), address or deleteAddress (with interface), module`);
+        `timeouts, startDaemon, stopDaemon, sysctl (with value), restore (a sysctl or "timeouts": back to what was found before ` +
+        `the first change), address or deleteAddress (with interface), module`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -256,16 +270,28 @@ export async function apply(args: unknown, ctx: Context): Promise<Report> {
     const a = object(args, "args");
     onlyKeys(a, ["changes"], "args");
     if (!Array.isArray(a.changes)) fail("changes", "must be a list of changes");
-    const steps = a.changes.map((c, i) => step(c, `changes[${i}]`));
+    return applySteps(a.changes.map((c, i) => step(c, `changes[${i}]`)), ctx);
+}
+
+/** Plans, writes, reads back and records the steps on the node's disk, all or nothing. */
+async function applySteps(steps: Step[], ctx: Context): Promise<Report> {
     return ctx.exclusive(async () => {
         const h = await ctx.ipvs();
-        const table = new Table(h);
-        const plan: Planned[] = [];
-        const expected = new Expected();
-        for (const s of steps) await planStep(s, h, table, plan, expected);
-        const done: Planned[] = [];
-        let failure = await execute(h, plan, done);
-        if (!failure) failure = await readBack(h, expected).then(() => undefined, (e) => e as Error);
+        const before = desired.load(ctx.stateDir);
+        const p: Planner = { h, table: new Table(h), plan: [], expected: new Expected(), next: structuredClone(before) };
+        // Modules first (never undone): a sysctl of the interface a module makes (tunl0) is planned after.
+        for (const s of steps) if (s.kind === "module") await planStep(s, p);
+        const loaded: Planned[] = [];
+        let failure = await execute(h, p.plan.splice(0), loaded);
+        if (!failure) for (const s of steps) if (s.kind !== "module") await planStep(s, p);
+        const done: Planned[] = [...loaded];
+        if (!failure) failure = await execute(h, p.plan, done);
+        if (!failure) failure = await readBack(h, p.expected).then(() => undefined, (e) => e as Error);
+        if (!failure && JSON.stringify(p.next) !== JSON.stringify(before)) {
+            try { desired.save(ctx.stateDir, p.next, ctx.agentFile); } catch (e) {
+                failure = new AgentError(`could not record what was applied in ${ctx.stateDir}, which a reboot restores from: ${(e as Error).message}`, "state");
+            }
+        }
         if (failure) {
             const notes = await rollback(h, done);
             const note = done.length ? ` (rolled back ${done.length} change${done.length > 1 ? "s" : ""} of this request${notes.length ? `; ${notes.join("; ")}` : ""})` : "";
@@ -347,13 +373,38 @@ function expectRealServer(expected: Expected, service: VirtualServiceId, want: R
     e.want.set(rsKey(want), want);
 }
 
+/** A request being planned: the table as earlier steps leave it, the writes so far, what to read back,
+ * and what the node will have applied once they are written (recorded on its disk). */
+interface Planner {
+    h: IpvsHandle;
+    table: Table;
+    plan: Planned[];
+    expected: Expected;
+    next: Desired;
+}
+
+function planTimeouts(want: Partial<Timeouts>, live: Timeouts, plan: Planned[]): void {
+    const diff = (Object.keys(want) as Array<keyof Timeouts>).filter((k) => want[k] !== live[k]);
+    if (diff.length) plan.push({ ipvs: ipvs.writes.setTimeouts(want), undo: () => [ipvs.writes.setTimeouts(live)],
+        action: `set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${want[k]}`).join(", ")}` });
+}
+
+function planSysctl(name: string, live: host.SysctlValue, value: host.SysctlValue, plan: Planned[]): void {
+    const text = (v: host.SysctlValue) => (Array.isArray(v) ? v.join(" ") : String(v));
+    if (text(live) !== text(value)) plan.push({ host: async () => { host.setSysctl(name, value); }, undo: () => [async () => { host.setSysctl(name, live); }],
+        action: `set ${name} ${text(live)} -> ${text(value)}` });
+}
+
+const addressKey = (a: { address: string; iface: string; prefixLength: number }) => `${a.address}/${a.prefixLength}%${a.iface}`;
+
 /** Decides the writes of one step from what the table holds (as earlier steps of the plan leave it). */
-async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], expected: Expected): Promise<void> {
+async function planStep(s: Step, { h, table, plan, expected, next }: Planner): Promise<void> {
     const W = ipvs.writes;
     switch (s.kind) {
         case "service": {
             const live = await table.service(s.want);
             const name = `service ${keyOf(s.want)}`;
+            next.services[keyOf(s.want)] = { service: s.want, realServers: next.services[keyOf(s.want)]?.realServers ?? {} };
             if (!live) {
                 plan.push({ ipvs: W.addService(s.want), undo: () => [W.deleteService(s.want)], action: `added ${name}` });
             } else {
@@ -368,6 +419,7 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             return;
         }
         case "deleteService": {
+            delete next.services[keyOf(s.id)];
             const live = await table.service(s.id);
             if (!live) return;
             const dests = [...(await table.realServers(s.id)).values()];
@@ -379,10 +431,12 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             return;
         }
         case "realServer": {
-            if (!(await table.service(s.service))) throw new AgentError(`service ${keyOf(s.service)} does not exist on this director: create it first`, "service", "ESRCH");
+            const service = await table.service(s.service);
+            if (!service) throw new AgentError(`service ${keyOf(s.service)} does not exist on this director: create it first`, "service", "ESRCH");
             const m = await table.realServers(s.service);
             const live = m.get(rsKey(s.want));
             const name = rsName(s.service, s.want);
+            (next.services[keyOf(s.service)] ??= { service: liveService(service), realServers: {} }).realServers[rsKey(s.want)] = s.want;
             if (!live) {
                 plan.push({ ipvs: W.addDestination(s.service, s.want), undo: () => [W.deleteDestination(s.service, s.want)], action: `added ${name}` });
             } else {
@@ -397,6 +451,7 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             return;
         }
         case "deleteRealServer": {
+            delete next.services[keyOf(s.service)]?.realServers[rsKey(s.id)];
             if (!(await table.service(s.service))) return;
             const m = await table.realServers(s.service);
             const live = m.get(rsKey(s.id));
@@ -408,12 +463,13 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
         }
         case "timeouts": {
             const live = await h.timeouts();
-            const diff = (Object.keys(s.want) as Array<keyof Timeouts>).filter((k) => s.want[k] !== live[k]);
-            if (!diff.length) return;
-            plan.push({ ipvs: W.setTimeouts(s.want), undo: () => [W.setTimeouts(live)], action: `set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${s.want[k]}`).join(", ")}` });
+            next.found.timeouts ??= live;
+            next.timeouts = { ...next.timeouts, ...s.want };
+            planTimeouts(s.want, live, plan);
             return;
         }
         case "startDaemon": {
+            next.daemons[s.want.state] = s.want;
             const live = (await h.daemons()).find((d) => d.state === s.want.state);
             const diff = live ? model.daemonDiff(s.want, live) : [];
             if (live && !diff.length) return;
@@ -423,6 +479,7 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             return;
         }
         case "stopDaemon": {
+            delete next.daemons[s.state];
             const live = (await h.daemons()).find((d) => d.state === s.state);
             if (!live) return;
             plan.push({ ipvs: W.stopDaemon(s.state), undo: () => [W.startDaemon(live)], action: `stopped ${s.state} sync daemon` });
@@ -430,10 +487,21 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
         }
         case "sysctl": {
             const before = host.getSysctl(s.name);
-            const text = (v: host.SysctlValue) => (Array.isArray(v) ? v.join(" ") : String(v));
-            if (text(before) === text(s.value)) return;
-            plan.push({ host: async () => { host.setSysctl(s.name, s.value); }, undo: () => [async () => { host.setSysctl(s.name, before); }],
-                action: `set ${s.name} ${text(before)} -> ${text(s.value)}` });
+            next.found[s.name] ??= before;
+            next.sysctls[s.name] = s.value;
+            planSysctl(s.name, before, s.value, plan);
+            return;
+        }
+        case "restore": { // back to what was found before the first change; the node forgets both
+            const found = next.found[s.name];
+            delete next.found[s.name];
+            if (s.name === "timeouts") {
+                delete next.timeouts;
+                if (found) planTimeouts(found as Timeouts, await h.timeouts(), plan);
+            } else {
+                delete next.sysctls[s.name];
+                if (found !== undefined) planSysctl(s.name, host.getSysctl(s.name), found as host.SysctlValue, plan);
+            }
             return;
         }
         case "address":
@@ -441,6 +509,8 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             const present = (await host.listAddresses(s.iface))
                 .some((a) => model.canonicalAddress(a.address) === s.address && a.prefixLength === s.prefixLength);
             const name = `${s.address}/${s.prefixLength} on ${s.iface}`;
+            if (s.kind === "address") next.addresses[addressKey(s)] = { address: s.address, iface: s.iface, prefixLength: s.prefixLength };
+            else delete next.addresses[addressKey(s)];
             const add = () => host.addAddress(s.iface, s.address, s.prefixLength);
             const del = () => host.deleteAddress(s.iface, s.address, s.prefixLength);
             if (s.kind === "deleteAddress") {
@@ -453,11 +523,41 @@ async function planStep(s: Step, h: IpvsHandle, table: Table, plan: Planned[], e
             return;
         }
         case "module": {
+            if (!next.modules.includes(s.name)) next.modules.push(s.name);
             if (["loaded", "builtin"].includes(host.moduleState(s.name))) return;
             plan.push({ host: async () => { await host.loadModule(s.name); }, undo: () => [], action: `loaded module ${s.name}` });
             return;
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// restore: what the node last applied, put back (at boot, by the restore unit).
+
+function restoreSteps(d: Desired): Step[] {
+    return [
+        ...d.modules.map((name): Step => ({ kind: "module", name })),
+        ...Object.entries(d.sysctls).map(([name, value]): Step => ({ kind: "sysctl", name, value })),
+        ...Object.values(d.addresses).map((a): Step => ({ kind: "address", ...a })),
+        ...(d.timeouts ? [{ kind: "timeouts", want: d.timeouts } as Step] : []),
+        ...Object.values(d.daemons).map((want): Step => ({ kind: "startDaemon", want: want! })),
+        ...Object.values(d.services).flatMap(({ service, realServers }): Step[] => [
+            { kind: "service", want: service, adopt: true },
+            ...Object.values(realServers).map((want): Step => ({ kind: "realServer", service, want, adopt: true })),
+        ]),
+    ];
+}
+
+/** Puts back everything last applied in one request; if that fails, each change alone, so that one
+ * which no longer applies (an interface that is gone) does not hold back the rest. */
+export async function restore(ctx: Context): Promise<Report & { failed: string[] }> {
+    const steps = restoreSteps(desired.load(ctx.stateDir));
+    try {
+        return { ...(await applySteps(steps, ctx)), failed: [] };
+    } catch { /* one at a time, below */ }
+    const actions: string[] = [], failed: string[] = [];
+    for (const s of steps) await applySteps([s], ctx).then((r) => actions.push(...r.actions), (e) => failed.push((e as Error).message));
+    return { changed: actions.length > 0, actions, failed };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -552,11 +652,7 @@ export async function drain(args: unknown, ctx: Context): Promise<Report & { wai
         active = (await find())?.activeConns ?? 0;
     }
     const waitedSeconds = Math.round((Date.now() - start) / 100) / 10;
-    await ctx.exclusive(async () => {
-        if (await find()) {
-            await h.deleteDestination(service, id);
-            actions.push(`deleted ${name} after ${waitedSeconds} s with ${active} active connection${active === 1 ? "" : "s"} left`);
-        }
-    });
+    const deleted = await applySteps([{ kind: "deleteRealServer", service, id }], ctx);
+    if (deleted.changed) actions.push(`deleted ${name} after ${waitedSeconds} s with ${active} active connection${active === 1 ? "" : "s"} left`);
     return { changed: actions.length > 0, actions, waitedSeconds, activeConnections: active };
 }

@@ -4,7 +4,7 @@
 // changes nothing; drift made by hand shows in refresh and up repairs it; destroy puts every sysctl
 // back as it was before the test and removes the VIPs.
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { closeLab, sh } from "../lab";
+import { closeLab, rebootHost, sh } from "../lab";
 import { exampleStack, Stack } from "../pulumi";
 import { fetchFromClient, webServer } from "../traffic";
 
@@ -77,6 +77,34 @@ test("the client's requests reach all three real servers directly", async () => 
 test("a second up changes nothing", async () => {
     const out = await stack.run("up", "--yes", "--expect-no-changes");
     expect(out).toContain("10 unchanged");
+});
+
+test("after a reboot of director1 and rs1, the rules are back before any pulumi command runs, and refresh finds no drift", async () => {
+    // What the stack holds on each: the table, its DoS sysctls (auto reads 1 or 2), the VIP; the ARP sysctls and lo.
+    const director1 = async () => {
+        const [dropEntry, , secureTcp, amemthresh] = await read("director1", dosSysctls);
+        return [...await ours(), ["1", "2"].includes(dropEntry) ? "auto" : dropEntry, secureTcp, amemthresh,
+            (await sh("director1", "ip -o addr show dev lan0")).includes(` ${vip}/32 `)];
+    };
+    const rs1 = async () => [...await read("rs1", arpSysctls), ...await lo("rs1")];
+    const was = { director1: await director1(), rs1: await rs1() };
+    // Made by hand, so not pulumi-lvs's to restore: it must be gone after the reboot.
+    await sh("director1", `ipvsadm -A -t ${vip}:81`);
+    await rebootHost("director1");
+    await rebootHost("rs1");
+    expect(await sh("director1", `ipvsadm -Sn | grep -c -- "-t ${vip}:81"; true`)).toBe("0\n");
+    expect(await director1()).toEqual(was.director1);
+    expect(await rs1()).toEqual(was.rs1);
+    expect(JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/restore.log")).actions).toContain(`added service tcp/${service}`);
+    expect(JSON.parse(await sh("rs1", "cat /var/lib/pulumi-lvs/restore.log")).actions).toContain(`added address ${vip}/32 on lo`);
+    await stack.run("refresh", "--yes", "--expect-no-changes");
+    stops.push(await webServer("rs1", [service]));
+    const { counts, failures } = await fetchFromClient(`http://${service}/`, 30);
+    expect(failures).toEqual([]);
+    expect(Object.keys(counts).sort()).toEqual(realServers.map((h) => `${h} ${service}`));
+    // The reboot put the IPVS sysctls the stack does not declare back to the kernel's defaults: destroy leaves those.
+    const now = await read("director1", dosSysctls);
+    for (const i of [1, 4, 5, 6, 7, 8]) before.director1[i] = now[i];
 });
 
 test("drift made by hand on a real server and on the director shows in refresh, and up repairs it", async () => {

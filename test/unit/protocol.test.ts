@@ -1,5 +1,8 @@
 // The agent's request handling (provider/agent/main.ts handle()), one line in, one reply out, with a
 // fake context (no kernel: the point here is parsing, dispatch and how errors travel back).
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { handle } from "../../provider/agent/main";
 import type { Context } from "../../provider/agent/ops";
@@ -13,6 +16,8 @@ function fake(ipvs: Record<string, (...a: unknown[]) => Promise<unknown>> = {}) 
     const ctx: Context = {
         ipvs: async () => { log.push("ipvs"); return ipvs as never; },
         exclusive: async (fn) => { log.push("lock"); try { return await fn(); } finally { log.push("unlock"); } },
+        stateDir: fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-state-")),
+        agentFile: "/opt/agent.js",
     };
     return { ctx, log };
 }
