@@ -2,6 +2,7 @@
 // module by package name, so the code that refresh and delete run is the installed package's, and no
 // credential is ever captured in a closure: connections travel as (secret) inputs.
 import type * as pulumi from "@pulumi/pulumi";
+import { randomBytes } from "crypto";
 import { agentFor } from "./client";
 import { trace } from "./trace";
 import * as model from "./model";
@@ -33,6 +34,10 @@ function checkConnection(c: unknown, property: string, failures: Failure[]): voi
         failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
     if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
 }
+
+/** A resource's own name on its node, for the sysctls it holds (a value stays while any holder is left):
+ * made at its creation, kept in its outputs. */
+const holderOf = (kind: string, olds?: Record<string, any>): string => olds?.holder ?? `${kind}/${randomBytes(6).toString("hex")}`;
 
 async function apply(c: Connection, changes: unknown[]): Promise<Report> {
     return (await agentFor(c)).request<Report>("apply", { changes });
@@ -163,20 +168,22 @@ async function directorFacts(c: Connection) {
 /** What a director stops declaring goes back to what the node found before it was first set. */
 const restores = (olds: Record<string, any>, news: Record<string, any> | undefined) => [
     ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts" }] : []),
-    ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward }] : []),
-    ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward }] : []),
+    ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward, holder: olds.holder }] : []),
+    ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward, holder: olds.holder }] : []),
 ];
 
 /** Sets what the director declares (the node records what it found the first time, to restore on delete). */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const { probe } = await directorFacts(c);
+    const holder = holderOf("director", olds);
     const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? []), ...(olds ? restores(olds, inputs) : [])];
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
-    if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0 });
-    if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0 });
+    if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0, holder });
+    if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0, holder });
     changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync));
     if (changes.length) await apply(c, changes);
     return plain({
+        holder,
         ...inputs,
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
@@ -416,8 +423,8 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
 type Sysctls = Record<string, host.SysctlValue>;
 
-const setSysctls = (want: Sysctls) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value }));
-const restoreSysctls = (names: string[]) => names.map((restore) => ({ restore }));
+const setSysctls = (want: Sysctls, holder: string) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value, holder }));
+const restoreSysctls = (names: string[], holder: string | undefined) => names.map((restore) => ({ restore, holder }));
 
 /** The engine keeps an object's keys sorted: compare sysctls in that order. */
 const sorted = (o: Sysctls = {}) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
@@ -449,8 +456,9 @@ async function convergeNode(inputs: Record<string, any>, olds?: Record<string, a
     const want = nodeSysctls(inputs);
     const modules = inputs.forwarding === "tun" ? [{ module: "ipip" }] : [];
     const dropped = Object.keys(olds?.sysctls ?? {}).filter((name) => !(name in want));
-    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...setSysctls(want), ...restoreSysctls(dropped)]);
-    return plain({ ...inputs, sysctls: want });
+    const holder = holderOf("real-server-node", olds);
+    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...setSysctls(want, holder), ...restoreSysctls(dropped, holder)]);
+    return plain({ ...inputs, sysctls: want, holder });
 }
 
 export const realServerNode: pulumi.dynamic.ResourceProvider = {
@@ -484,7 +492,7 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
         return { id, props: plain({ ...props, vips: held.map((a) => a.address), sysctls }) };
     },
     async delete(_id, props) {
-        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(Object.keys(props.sysctls ?? {}))]);
+        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(Object.keys(props.sysctls ?? {}), props.holder)]);
     },
 };
 
@@ -521,9 +529,10 @@ async function convergeDos(inputs: Record<string, any>, olds?: Record<string, an
         return [name, fromKernel(dosSettings[f], live[name]) === inputs[f] ? live[name] : toKernel(dosSettings[f], inputs[f])];
     }));
     const dropped = declaredDos(olds ?? {}).filter((f) => !fields.includes(f)).map((f) => dosSettings[f].sysctl);
-    const changes = [...setSysctls(want), ...restoreSysctls(dropped)];
+    const holder = holderOf("dos-protection", olds);
+    const changes = [...setSysctls(want, holder), ...restoreSysctls(dropped, holder)];
     if (changes.length) await apply(c, changes);
-    return plain(inputs);
+    return plain({ ...inputs, holder });
 }
 
 export const dosProtection: pulumi.dynamic.ResourceProvider = {
@@ -559,7 +568,7 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
         return { id, props: plain({ ...props, ...Object.fromEntries(fields.map((f) => [f, fromKernel(dosSettings[f], live[dosSettings[f].sysctl])])) }) };
     },
     async delete(_id, props) {
-        const changes = restoreSysctls(declaredDos(props).map((f) => dosSettings[f].sysctl));
+        const changes = restoreSysctls(declaredDos(props).map((f) => dosSettings[f].sysctl), props.holder);
         if (changes.length) await apply(props.connection, changes);
     },
 };

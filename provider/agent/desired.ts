@@ -20,6 +20,8 @@ export interface Desired {
     timeouts?: Partial<Timeouts>;
     daemons: Partial<Record<SyncState, Daemon>>;
     sysctls: Record<string, SysctlValue>;
+    /** Who set each sysctl (resources' ids): restored only once the last of them lets go. */
+    holders: Record<string, string[]>;
     /** By address/prefix%interface. */
     addresses: Record<string, { address: string; iface: string; prefixLength: number }>;
     modules: string[];
@@ -27,7 +29,7 @@ export interface Desired {
     found: Record<string, SysctlValue | Timeouts>;
 }
 
-const empty = (): Desired => ({ version: 1, services: {}, daemons: {}, sysctls: {}, addresses: {}, modules: [], found: {} });
+const empty = (): Desired => ({ version: 1, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
 
 export function load(dir: string): Desired {
     let text: string;

@@ -25,8 +25,8 @@ export type Change =
     | { timeouts: Partial<Timeouts> }
     | { startDaemon: Daemon }
     | { stopDaemon: SyncState }
-    | { sysctl: string; value: host.SysctlValue }
-    | { restore: string }
+    | { sysctl: string; value: host.SysctlValue; holder?: string }
+    | { restore: string; holder?: string }
     | { address: string; interface: string; prefixLength?: number }
     | { deleteAddress: string; interface: string; prefixLength?: number }
     | { module: string };
@@ -71,6 +71,13 @@ function realServerKey(v: unknown, service: VirtualServiceId, field: string): ip
     return r;
 }
 
+/** Who sets a sysctl (a resource's own id): a value stays while any holder is left. */
+function holder(v: unknown, field: string): string | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || !/^[\w./:-]{1,200}$/.test(v)) fail(field, `${JSON.stringify(v)} is not a holder: 1 to 200 letters, digits and . / : _ -`);
+    return v;
+}
+
 type Step =
     | { kind: "service"; want: VirtualService; adopt: boolean }
     | { kind: "deleteService"; id: VirtualServiceId }
@@ -79,8 +86,8 @@ type Step =
     | { kind: "timeouts"; want: Partial<Timeouts> }
     | { kind: "startDaemon"; want: Daemon }
     | { kind: "stopDaemon"; state: SyncState }
-    | { kind: "sysctl"; name: string; value: host.SysctlValue }
-    | { kind: "restore"; name: string }
+    | { kind: "sysctl"; name: string; value: host.SysctlValue; holder?: string }
+    | { kind: "restore"; name: string; holder?: string }
     | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
     | { kind: "module"; name: string };
 
@@ -134,17 +141,17 @@ function step(v: unknown, field: string): Step {
         return { kind: "stopDaemon", state: c.stopDaemon };
     }
     if ("sysctl" in c) {
-        onlyKeys(c, ["sysctl", "value"], field);
+        onlyKeys(c, ["sysctl", "value", "holder"], field);
         const name = String(c.sysctl);
         const problem = host.sysctlProblem(name, c.value);
         if (problem) fail(`${field}.sysctl`, problem);
-        return { kind: "sysctl", name, value: c.value as host.SysctlValue };
+        return { kind: "sysctl", name, value: c.value as host.SysctlValue, holder: holder(c.holder, `${field}.holder`) };
     }
     if ("restore" in c) {
-        onlyKeys(c, ["restore"], field);
+        onlyKeys(c, ["restore", "holder"], field);
         const name = String(c.restore);
         if (name !== "timeouts") try { host.resolveSysctl(name); } catch (e) { fail(`${field}.restore`, (e as Error).message); }
-        return { kind: "restore", name };
+        return { kind: "restore", name, holder: holder(c.holder, `${field}.holder`) };
     }
     if ("address" in c || "deleteAddress" in c) {
         const kind = "address" in c ? "address" : "deleteAddress";
@@ -389,10 +396,11 @@ function planTimeouts(want: Partial<Timeouts>, live: Timeouts, plan: Planned[]):
         action: `set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${want[k]}`).join(", ")}` });
 }
 
+const sysctlText = (v: host.SysctlValue | undefined) => (Array.isArray(v) ? v.join(" ") : String(v));
+
 function planSysctl(name: string, live: host.SysctlValue, value: host.SysctlValue, plan: Planned[]): void {
-    const text = (v: host.SysctlValue) => (Array.isArray(v) ? v.join(" ") : String(v));
-    if (text(live) !== text(value)) plan.push({ host: async () => { host.setSysctl(name, value); }, undo: () => [async () => { host.setSysctl(name, live); }],
-        action: `set ${name} ${text(live)} -> ${text(value)}` });
+    if (sysctlText(live) !== sysctlText(value)) plan.push({ host: async () => { host.setSysctl(name, value); }, undo: () => [async () => { host.setSysctl(name, live); }],
+        action: `set ${name} ${sysctlText(live)} -> ${sysctlText(value)}` });
 }
 
 const addressKey = (a: { address: string; iface: string; prefixLength: number }) => `${a.address}/${a.prefixLength}%${a.iface}`;
@@ -486,13 +494,21 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "sysctl": {
+            const others = (next.holders[s.name] ?? []).filter((h) => h !== s.holder);
+            if (others.length && sysctlText(next.sysctls[s.name]) !== sysctlText(s.value))
+                throw new AgentError(`${s.name}: ${others.join(", ")} holds it at ${sysctlText(next.sysctls[s.name])}; ` +
+                    `two resources cannot declare different values for it (${sysctlText(s.value)} here)`, "sysctl", "EBUSY");
+            if (s.holder) next.holders[s.name] = [...others, s.holder];
             const before = host.getSysctl(s.name);
             next.found[s.name] ??= before;
             next.sysctls[s.name] = s.value;
             planSysctl(s.name, before, s.value, plan);
             return;
         }
-        case "restore": { // back to what was found before the first change; the node forgets both
+        case "restore": { // back to what was found before the first change (once no holder is left); the node forgets both
+            const others = (next.holders[s.name] ?? []).filter((h) => h !== s.holder);
+            if (s.holder && others.length) { next.holders[s.name] = others; return; }
+            delete next.holders[s.name];
             const found = next.found[s.name];
             delete next.found[s.name];
             if (s.name === "timeouts") {

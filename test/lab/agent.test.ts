@@ -234,6 +234,43 @@ describe("timeouts and sync daemons", () => {
     });
 });
 
+describe("what the node records (desired.json on its disk)", () => {
+    const rs3 = new AgentClientOn("rs3");
+    const droprate = "net.ipv4.vs.am_droprate";
+    const read = async () => Number(await sh("rs3", `cat /proc/sys/net/ipv4/vs/am_droprate`));
+    const record = async () => JSON.parse(await sh("rs3", "cat /var/lib/pulumi-lvs/desired.json"));
+
+    test("a sysctl held by two resources keeps its value until the last lets go, then goes back to what was found", async () => {
+        const found = await read();
+        await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/a" }]);
+        await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/b" }]);
+        expect((await record()).holders[droprate]).toEqual(["test/a", "test/b"]);
+        expect((await record()).found[droprate]).toBe(found);
+        await expect(rs3.apply([{ sysctl: droprate, value: found + 8, holder: "test/b" }]))
+            .rejects.toThrow(`${droprate}: test/a holds it at ${found + 7}; two resources cannot declare different values for it (${found + 8} here)`);
+        expect((await rs3.apply([{ restore: droprate, holder: "test/a" }])).changed).toBe(false);
+        expect(await read()).toBe(found + 7);
+        expect((await rs3.apply([{ restore: droprate, holder: "test/b" }])).actions).toEqual([`set ${droprate} ${found + 7} -> ${found}`]);
+        expect(await read()).toBe(found);
+        const after = await record();
+        expect([after.sysctls[droprate], after.holders[droprate], after.found[droprate]]).toEqual([undefined, undefined, undefined]);
+    });
+
+    test("the restore unit's command puts back what was applied, and only that", async () => {
+        await rs3.apply([{ address: "10.2.9.1", interface: "lo" }, { timeouts: { udp: 301 } }]);
+        await sh("rs3", "ip addr del 10.2.9.1/32 dev lo && ipvsadm --set 0 0 300");
+        const unit = await sh("rs3", "cat /var/lib/pulumi-lvs/pulumi-lvs-restore.service");
+        const exec = /^ExecStart=(.*)$/m.exec(unit)![1];
+        const report = JSON.parse(await sh("rs3", exec));
+        expect(report.failed).toEqual([]);
+        expect(report.actions).toEqual(expect.arrayContaining(["added address 10.2.9.1/32 on lo", "set timeouts udp 300 -> 301"]));
+        expect(await sh("rs3", "ip -o addr show dev lo")).toContain(" 10.2.9.1/32 ");
+        await rs3.apply([{ deleteAddress: "10.2.9.1", interface: "lo" }, { restore: "timeouts" }]);
+        expect(await sh("rs3", "ip -o addr show dev lo")).not.toContain("10.2.9.1");
+        expect(await sh("rs3", "ipvsadm -Ln --timeout")).toContain(" 300\n");
+    });
+});
+
 describe("host operations through the agent", () => {
     test("probe reports the agent, the kernel and its schedulers", async () => {
         const p = await agent.request<{ agent: { version: string; hash: string }; kernelRelease: string; ipvs: { version: string }; schedulers: Record<string, string> }>("probe");

@@ -11,7 +11,7 @@ describe("the desired state on the node's disk", () => {
     it("is empty where nothing was applied, and reads back what was saved, with the restore unit beside it", () => {
         const d = dir();
         const empty = desired.load(d);
-        expect(empty).toEqual({ version: 1, services: {}, daemons: {}, sysctls: {}, addresses: {}, modules: [], found: {} });
+        expect(empty).toEqual({ version: 1, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
         desired.save(path.join(d, "state"), { ...empty, sysctls: { "net.ipv4.ip_forward": 1 }, found: { "net.ipv4.ip_forward": 0 } }, "/opt/a/agent.js");
         expect(desired.load(path.join(d, "state")).found).toEqual({ "net.ipv4.ip_forward": 0 });
         expect(fs.readdirSync(path.join(d, "state")).sort()).toEqual(["desired.json", desired.unitName]);
