@@ -9,5 +9,7 @@ npm run --silent build || lvs_fail "the TypeScript build failed (see above)"
 lvs_step "lab"
 if ! bash lab/lab.sh status >/dev/null 2>&1; then trap 'bash lab/lab.sh down >&2' EXIT; fi
 bash lab/lab.sh up || lvs_fail "the lab did not start (see above); no test can run without it"
+# A demo left running (npm run demo) holds node-wide state the tests compare exactly (sync daemons, arp sysctls).
+bash scripts/demo.sh down || lvs_fail "the demo's stack could not be destroyed (see above)"
 lvs_step "tests"
 npx vitest run "$@"

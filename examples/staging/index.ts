@@ -1,0 +1,43 @@
+// A staging cluster, reproducible from one program: an HA pair of directors (director1 active, holding
+// the VIPs; director2 its backup, with the same services and the connection-sync daemons, syncid 51),
+// the same DoS settings on both, two services over the three real servers, and on each real server a
+// small web server that answers with its name and the address:port it listens on.
+//   web   10.0.0.251:80  rr   NAT to 10.1.0.21-23:8251 (the back network; director1 is their route back)
+//   site  10.0.0.252:80  wlc  direct routing to 10.0.0.21-23 (the VIP on their lo, ARP for it silenced)
+// The root Pulumi.yaml runs this program (`npm run demo` deploys it to the lab).
+import * as lvs from "pulumi-lvs";
+import { connection } from "../lab";
+import { WebServer } from "./backends";
+
+const hosts = [
+    { name: "rs1", lan: "10.0.0.21", back: "10.1.0.21" },
+    { name: "rs2", lan: "10.0.0.22", back: "10.1.0.22" },
+    { name: "rs3", lan: "10.0.0.23", back: "10.1.0.23" },
+];
+
+const cluster = new lvs.Cluster("staging", {
+    director: { connection: connection("director1"), interface: "lan0" },
+    backup: { connection: connection("director2"), interface: "lan0" },
+    sync: { syncId: 51 },
+    // Under a SYN flood: drop connection entries when available memory falls below 2048 pages.
+    dos: { dropEntry: "auto", amemthresh: 2048 },
+    services: {
+        web: {
+            protocol: "tcp", address: "10.0.0.251", port: 80, scheduler: "rr",
+            realServers: hosts.map((h) => ({ address: h.back, port: 8251, forwarding: "nat" as const })),
+        },
+        site: {
+            protocol: "tcp", address: "10.0.0.252", port: 80, scheduler: "wlc",
+            realServers: hosts.map((h) => ({ address: h.lan, forwarding: "dr" as const })),
+        },
+    },
+    nodes: Object.fromEntries(hosts.map((h) => [h.lan, { connection: connection(h.name), arpInterface: "lan0" }])),
+});
+
+// The web servers listen on the DR VIP too, which the cluster puts on each real server's lo first.
+for (const h of hosts)
+    new WebServer(h.name, { connection: connection(h.name), name: h.name, listen: [`${h.back}:8251`, "10.0.0.252:80"] }, { dependsOn: cluster });
+
+export const vips = cluster.vips;
+export const realServers = cluster.realServers;
+export const urls = { web: "http://10.0.0.251/", site: "http://10.0.0.252/" };
