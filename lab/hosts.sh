@@ -32,12 +32,13 @@ host_up() { # name
   ns ip link set lo up
   ns ip link set "$mgmt" name mgmt
   ns ip addr add 10.254.0.15/24 dev mgmt; ns ip link set mgmt up
-  ip link add "$name-lan" type veth peer name lan0 netns "$name"
+  # Fixed MACs, as a real host's NICs have: after a reboot its neighbours' ARP caches still hold.
+  ip link add "$name-lan" type veth peer name lan0 address "52:54:00:1c:00:0$i" netns "$name"
   ip link set "$name-lan" master lan up
   ns ip addr add "$lan4/24" dev lan0; ns ip addr add "$lan6/64" dev lan0 nodad; ns ip link set lan0 up
   if [ "$back4" != - ]; then
     for _ in $(seq 100); do ip link show "$name-back" >/dev/null 2>&1 || break; sleep 0.1; done
-    ip link add "$name-back" type veth peer name back0 netns "$name"
+    ip link add "$name-back" type veth peer name back0 address "52:54:00:1d:00:0$i" netns "$name"
     ip link set "$name-back" master back up
     ns ip addr add "$back4/24" dev back0; ns ip addr add "$back6/64" dev back0 nodad; ns ip link set back0 up
     # The NAT gateway forwards IPv4 from boot: several stacks (one per example) declare ipForward on
