@@ -60,12 +60,13 @@ export class Cluster extends pulumi.ComponentResource {
         const problems: string[] = [];
         const services = Object.entries(args.services ?? {});
         if (!services.length) problems.push("services: declare at least one service");
+        for (const [sname, s] of services) if (!Array.isArray(s.realServers)) problems.push(`services.${sname}.realServers: ${JSON.stringify(s.realServers)} is not a list of real servers`);
         const vips = [...new Set(services.flatMap(([, s]) => (s.address ? [s.address] : [])))];
         for (const v of vips) if (!model.familyOf(v)) problems.push(`services: ${JSON.stringify(v)} is not an IPv4 or IPv6 address`);
 
         // Which hosts take part in dr or tun, for which VIPs: each is prepared once, for one method.
         const roles = new Map<string, { forwarding: "dr" | "tun"; vips: Set<string>; where: string }>();
-        for (const [sname, s] of services) for (const [i, r] of (s.realServers ?? []).entries()) {
+        for (const [sname, s] of services) for (const [i, r] of (Array.isArray(s.realServers) ? s.realServers : []).entries()) {
             const forwarding = r.forwarding ?? "dr";
             if (forwarding === "nat") continue;
             const where = `services.${sname}.realServers[${i}]`;

@@ -69,11 +69,13 @@ describe("Cluster", () => {
             backup: undefined,
             services: {
                 a: { protocol: "tcp", address: "10.0.0.300", port: 80, realServers: [] },
+                d: { protocol: "tcp", address: "10.0.0.254", port: 80 } as never,
                 b: { protocol: "tcp", address: "10.0.0.252", port: 80, realServers: [{ address: "10.0.0.23" }, { address: "10.0.0.21", forwarding: "dr" }] },
                 c: { protocol: "tcp", address: "10.0.0.253", port: 80, realServers: [{ address: "10.0.0.21", forwarding: "tun" }] },
             },
         })).rejects.toThrow([
             "Cluster staging:",
+            "  services.d.realServers: undefined is not a list of real servers",
             '  services: "10.0.0.300" is not an IPv4 or IPv6 address',
             '  services.b.realServers[0]: 10.0.0.23 is forwarded by dr, so its host must be prepared: give nodes["10.0.0.23"] (connection and arpInterface)',
             "  services.c.realServers[0]: 10.0.0.21 is forwarded by tun here and by dr in services.b.realServers[1]: one host takes part in one of them",
