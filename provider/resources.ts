@@ -457,7 +457,8 @@ async function convergeNode(inputs: Record<string, any>, olds?: Record<string, a
     const modules = inputs.forwarding === "tun" ? [{ module: "ipip" }] : [];
     const dropped = Object.keys(olds?.sysctls ?? {}).filter((name) => !(name in want));
     const holder = holderOf("real-server-node", olds);
-    await apply(c, [...modules, ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...setSysctls(want, holder), ...restoreSysctls(dropped, holder)]);
+    // ARP silenced before the VIPs arrive, so no neighbour ever learns a real server's MAC for a VIP.
+    await apply(c, [...modules, ...setSysctls(want, holder), ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...restoreSysctls(dropped, holder)]);
     return plain({ ...inputs, sysctls: want, holder });
 }
 
