@@ -118,7 +118,7 @@ export class AgentSession {
         this.pending.clear();
     }
 
-    /** Sends one request; requests made together are written together and answered in order. */
+    /** Sends one request; requests made together are written together; each reply finds its request by id. */
     request<T = unknown>(op: string, args?: unknown): Promise<T> {
         if (this.closed) return Promise.reject(this.closed);
         const id = this.next++;

@@ -219,7 +219,7 @@ export interface RealServerArgs {
      * as after a plain delete: with net.ipv4.vs.expire_nodest_conn 1 it is cut off at once). Without it,
      * delete removes the real server at once. Not part of its identity:
      * changing it alone updates the state and leaves the kernel as it is. While the delete waits, the
-     * director's other changes in the same run wait too (the node agent runs one request at a time).
+     * director's other changes in the same run go on (the wait does not hold the node's lock).
      */
     drain?: pulumi.Input<RealServerDrain>;
 }

@@ -1,5 +1,7 @@
 // The node agent's entry point. `node agent.js serve`: a session, one JSON request per stdin line, one
-// reply per stdout line, in order (so requests can be pipelined: many in one round trip). `node agent.js
+// reply per stdout line (carrying the request's id) as each is done, so requests can be pipelined, many
+// in one round trip. Whatever takes the node's lock runs one at a time, in the order received; what
+// waits without it (a drain waiting for connections to end) does not hold up the requests after it. `node agent.js
 // once '<request>'`: a single request (or read from stdin when the argument is left out). `node agent.js
 // restore`: puts back what was last applied on this node (desired.ts); the restore unit runs it at boot.
 import * as path from "path";
@@ -30,14 +32,20 @@ const operations: Record<string, Op> = {
 
 export function session(): ops.Context & { close(): void } {
     let handle: Promise<IpvsHandle> | undefined;
+    // In-process turns before the node-wide lock: this session's requests take it in the order they came.
+    let turn: Promise<unknown> = Promise.resolve();
     return {
         stateDir: defaultStateDir,
         agentFile: path.join(__dirname, "agent.js"),
         // ip_vs is loaded on first use (the kernel loads schedulers and engines by itself).
         ipvs: () => (handle ??= loadModule("ip_vs").then(() => IpvsHandle.open())),
-        exclusive: async (fn) => {
-            const lock = await acquireLock();
-            try { return await fn(); } finally { await lock.release(); }
+        exclusive: (fn) => {
+            const run = turn.then(async () => {
+                const lock = await acquireLock();
+                try { return await fn(); } finally { await lock.release(); }
+            });
+            turn = run.catch(() => undefined);
+            return run;
         },
         close: () => { handle?.then((h) => h.close(), () => undefined); },
     };
@@ -71,10 +79,14 @@ async function serve(): Promise<void> {
     process.stdout.write(JSON.stringify({ hello: { version: agentVersion, hash: agentHash, node: process.versions.node } }) + "\n");
     const ctx = session();
     const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+    const inFlight = new Set<Promise<void>>();
     for await (const line of rl) {
         if (!line.trim()) continue;
-        process.stdout.write(JSON.stringify(await handle(line, ctx)) + "\n");
+        const done = handle(line, ctx).then((reply) => { process.stdout.write(JSON.stringify(reply) + "\n"); });
+        inFlight.add(done);
+        done.finally(() => inFlight.delete(done));
     }
+    await Promise.all(inFlight);
     ctx.close();
 }
 

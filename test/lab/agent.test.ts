@@ -1,10 +1,13 @@
 // The agent against the lab kernel, through the provider's own client (SSH, upload by content hash,
 // one long-running session). The oracle is ipvsadm: what the agent configures must read back exactly
 // as the same configuration made by ipvsadm itself. VIPs 10.2.0.0/16 and fd02::/64, fwmarks 2100-2199,
-// tables on director1; the namespace-wide timeouts and sync daemons on rs3 (nobody else's there).
+// tables on director1; the namespace-wide timeouts and sync daemons on rs3 (nobody else's there); for a
+// drain under a live connection, 10.0.0.219 on director1's lan0 and a web server on rs1 10.1.0.21:8219.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AgentSession, agentFor, closeAgents } from "../../provider/client";
 import { closeLab, labConnection, sh } from "../lab";
+import { webServer } from "../traffic";
+import * as path from "path";
 
 const host = "director1";
 let agent: AgentSession;
@@ -314,6 +317,31 @@ describe("host operations through the agent", () => {
     test("a sysctl outside the closed table is refused", async () => {
         await expect(apply([{ sysctl: "kernel.core_pattern", value: 1 }])).rejects.toThrow(/changes\[0\]\.sysctl: .*kernel\.core_pattern/);
         await expect(agent.request("sysctls", { names: ["net.ipv4.conf.../../../x.arp_ignore"] })).rejects.toThrow(/names\[0\]/);
+    });
+
+    test("a drain waits for a live connection without holding up the session's other requests", async () => {
+        const s = tcp("10.0.0.219", 80);
+        const stop = await webServer("rs1", ["10.1.0.21:8219"]);
+        try {
+            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s }, { service: s, realServer: { address: "10.1.0.21", port: 8219, forwarding: "nat" } }]);
+            // One request of 4 s from the client, through the service.
+            const request = sh("client", `node ${path.join(__dirname, "fetch.js")} http://10.0.0.219/slow/4000 1`);
+            for (let i = 0; i < 40 && !/Masq\s+1\s+1\s/.test(await sh(host, "ipvsadm -Ln -t 10.0.0.219:80")); i++) await new Promise((r) => setTimeout(r, 100));
+            const drained = agent.request<{ waitedSeconds: number; activeConnections: number }>("drain", { service: s, realServer: { address: "10.1.0.21", port: 8219 }, timeoutSeconds: 30 });
+            let drainDone = false;
+            void drained.then(() => (drainDone = true));
+            // Asked after the drain, answered while it still waits: the table read takes the lock the drain does not hold.
+            const st = await agent.request<{ services: Array<{ realServers: Array<{ weight: number }> }> }>("state", { services: [s] });
+            expect(drainDone).toBe(false);
+            expect(st.services[0].realServers[0].weight).toBe(0);
+            const r = await drained;
+            expect(r.waitedSeconds).toBeGreaterThan(1);
+            expect(r.activeConnections).toBe(0);
+            expect(JSON.parse(await request)).toEqual({ counts: { "rs1 10.1.0.21:8219": 1 }, failures: [] });
+        } finally {
+            await apply([{ deleteService: s }, { deleteAddress: "10.0.0.219", interface: "lan0" }]);
+            await stop();
+        }
     });
 
     test("drain: weight 0, then delete once no connection is active", async () => {
