@@ -174,7 +174,7 @@ const restores = (olds: Record<string, any>, news: Record<string, any> | undefin
 
 /** Sets what the director declares (the node records what it found the first time, to restore on delete). */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
-    const { probe } = await directorFacts(c);
+    const probe = await (await agentFor(c)).request<Record<string, any>>("probe");
     const holder = holderOf("director", olds);
     const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? []), ...(olds ? restores(olds, inputs) : [])];
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
