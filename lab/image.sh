@@ -12,18 +12,24 @@ cache=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}/lab
 mkdir -p "$cache"
 fail() { echo "lab: $*" >&2; exit 1; }
 
-# Tools this machine needs: qemu and friends are installed with apt; the guest's sshd, ipvsadm and sudo
-# run from extracted packages, so only their libraries are installed here (no service is ever started).
-host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libnl-3-200 libnl-genl-3-200 libpopt0 libaudit1 libselinux1 libpam0g libpam-modules zlib1g"
-missing=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' $host_packages 2>/dev/null | awk '$2 != "installed" { print $1 }')
-for p in $host_packages; do dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
-if [ -n "${missing// }" ]; then
+# Tools this machine needs: qemu and friends are installed with apt; the guest's sshd and sudo run from
+# extracted packages, so only their libraries are installed here (no service is ever started). ipvsadm
+# and nft bring their libraries in the image. dpkg-query fails for a package dpkg has never heard of
+# (and prints nothing): each package is asked on its own, and anything but "installed" is missing.
+host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libaudit1 libselinux1 libpam0g libpam-modules zlib1g"
+missing=
+for p in $host_packages; do
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing="$missing $p"
+done
+missing=${missing# }
+if [ -n "$missing" ]; then
   [ "$(id -u)" = 0 ] || fail "these Debian packages are missing and installing them needs root: $missing"
-  echo "lab: installing $missing" >&2
+  echo "lab: installing Debian packages this machine lacks: $missing" >&2
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } >&2 \
-    || fail "apt-get could not install: $missing"
+    || fail "apt-get could not install: $missing (see above)"
+  echo "lab: installed $missing" >&2
 fi
+[ "${LAB_CHECK_PACKAGES_ONLY:-}" = 1 ] && exit 0
 
 apt_ready=
 apt_fetch() { # packages... -> extracted into $PWD/root
@@ -57,14 +63,17 @@ if [ ! -f "$img/ready" ]; then
   rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
   # nftables (for the tests' firewall marks) with the libraries this machine does not have: they stay in
   # root/usr/lib, found through LD_LIBRARY_PATH by the bin/nft wrapper, so nothing of it reaches the machine.
-  apt_fetch openssh-server openssh-sftp-server ipvsadm sudo nftables libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
-  nft_libs=/lab/root/usr/lib/x86_64-linux-gnu
-  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu \
+  apt_fetch openssh-server openssh-sftp-server ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 sudo nftables libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
+  lab_libs=/lab/root/usr/lib/x86_64-linux-gnu:/lab/root/lib/x86_64-linux-gnu
+  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu:root/lib/x86_64-linux-gnu \
     ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so root/usr/sbin/nft \
     | awk '/not found/ { print $1 }' | sort -u)
   [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
-  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$nft_libs" > bin/nft; chmod +x bin/nft
+  # ipvsadm (the tests' oracle) and nft (their firewall marks) with the libraries they brought: found
+  # through LD_LIBRARY_PATH by these wrappers, so nothing of them reaches the machine.
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$lab_libs" > bin/nft; chmod +x bin/nft
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/sbin/ipvsadm "$@"\n' "$lab_libs" > bin/ipvsadm; chmod +x bin/ipvsadm
   cp "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done

@@ -61,6 +61,32 @@ export interface Failure {
     reason: string;
 }
 
+/** The fields of each declaration, as the SDK's *Args name them: check refuses any other, naming the
+ * allowed ones (a "schedular" from a JSON config must not silently become the default scheduler). */
+export const serviceKeyFields = ["protocol", "address", "port", "fwmark", "family"] as const;
+export const serviceSettingFields = ["scheduler", "schedulerFlags", "persistence", "onePacket"] as const;
+export const persistenceFields = ["timeout", "netmask", "engine"] as const;
+export const realServerSettingFields = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"] as const;
+export const tunnelFields = ["type", "port", "checksum"] as const;
+
+/** A sync daemon's settings: the program's names, and the agent's (ipvs.Daemon). */
+export const syncDaemonFields = { interface: "mcastInterface", syncId: "syncId", maxLen: "syncMaxlen", group: "mcastGroup", port: "mcastPort", ttl: "mcastTtl" } as const;
+
+/** One failure per key of `o` that is not in `allowed`, at `property.key`. */
+export function unknownFields(o: unknown, allowed: readonly string[], property: string, what: string, f: Failure[] = []): Failure[] {
+    if (typeof o !== "object" || o === null || Array.isArray(o)) return f;
+    for (const k of Object.keys(o)) if (!allowed.includes(k))
+        f.push({ property: property ? `${property}.${k}` : k, reason: `unknown ${what} ${show(k)} (allowed: ${allowed.join(", ")})` });
+    return f;
+}
+
+/** A value as an error message quotes it: JSON, cut to a short prefix (a 10 MB value is not echoed back). */
+export function show(v: unknown, max = 80): string {
+    let s: string;
+    try { s = JSON.stringify(v) ?? String(v); } catch { s = String(v); }
+    return s.length > max ? `${s.slice(0, max)}... (${s.length} characters)` : s;
+}
+
 const u32 = 0xffffffff;
 /** ipvsadm's limits (1.31, checked against the lab): weights and thresholds are ints, a persistence
  * timeout is at most 31 days, a sync message fits one UDP datagram (65535 - 20 - 8 bytes). */
@@ -68,7 +94,6 @@ const maxInt = 0x7fffffff;
 const maxPersistence = 31 * 86400;
 const maxSyncLen = 65535 - 20 - 8;
 const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const show = (v: unknown) => JSON.stringify(v);
 
 /** The family of an address, or undefined when it is not one the kernel takes (an IPv6 zone, "%eth0",
  * is not: ipvsadm refuses it, and the kernel's address has no room for it). */

@@ -197,7 +197,7 @@ type SyncState = import("./agent/ipvs").SyncState;
 type SyncDecl = Record<string, Record<string, unknown> | undefined> | undefined;
 
 /** The program's names of a daemon's settings, and the agent's. */
-const syncFields = { interface: "mcastInterface", syncId: "syncId", maxLen: "syncMaxlen", group: "mcastGroup", port: "mcastPort", ttl: "mcastTtl" } as const;
+const syncFields = model.syncDaemonFields;
 type SyncField = keyof typeof syncFields;
 const syncFieldNames = Object.keys(syncFields) as SyncField[];
 /** Settings only kernels from 4.3 take (older ones ignore them without a word). */
