@@ -69,6 +69,10 @@ export const persistenceFields = ["timeout", "netmask", "engine"] as const;
 export const realServerSettingFields = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"] as const;
 export const tunnelFields = ["type", "port", "checksum"] as const;
 
+/** How a node is reached (ConnectionArgs), and a DosProtection's settings (the net.ipv4.vs sysctls). */
+export const connectionFields = ["host", "port", "user", "privateKey", "privateKeyPassword", "password", "agentSocket", "hostKey", "insecureIgnoreHostKey", "proxy", "sudo", "dialTimeout", "dialRetries"] as const;
+export const dosProtectionFields = ["dropEntry", "dropPacket", "secureTcp", "amemthresh", "amDroprate", "expireNodestConn", "expireQuiescentTemplate", "conntrack", "connReuseMode"] as const;
+
 /** A sync daemon's settings: the program's names, and the agent's (ipvs.Daemon). */
 export const syncDaemonFields = { interface: "mcastInterface", syncId: "syncId", maxLen: "syncMaxlen", group: "mcastGroup", port: "mcastPort", ttl: "mcastTtl" } as const;
 

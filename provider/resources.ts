@@ -19,7 +19,7 @@ type Diff = pulumi.dynamic.DiffResult;
 type Failure = pulumi.dynamic.CheckFailure;
 
 
-const connectionFields = ["host", "port", "user", "privateKey", "privateKeyPassword", "password", "agentSocket", "hostKey", "insecureIgnoreHostKey", "proxy", "sudo", "dialTimeout", "dialRetries"];
+const connectionFields: readonly string[] = model.connectionFields;
 
 function checkConnection(c: unknown, property: string, failures: Failure[]): void {
     if (typeof c !== "object" || c === null) { failures.push({ property, reason: "a connection is required: at least host (and hostKey)" }); return; }
