@@ -3,11 +3,12 @@
 // every request again (it trusts nothing it is sent).
 import * as net from "net";
 import { canonicalAddress } from "./address";
-import { SCHEDULERS, Scheduler } from "./agent/host";
+import { show } from "./show";
+import { SCHEDULERS, Scheduler, interfaceNameProblem } from "./agent/host";
 import * as ipvs from "./agent/ipvs";
 import type { Family, Protocol, TunnelType } from "./agent/ipvs";
 
-export { canonicalAddress };
+export { canonicalAddress, show };
 export type { Family, Protocol, Scheduler, TunnelType };
 /** How a real server is reached (the kernel's "local" is its own doing, never declared). */
 export type Forwarding = Exclude<ipvs.ForwardingMethod, "local">;
@@ -84,12 +85,6 @@ export function unknownFields(o: unknown, allowed: readonly string[], property: 
     return f;
 }
 
-/** A value as an error message quotes it: JSON, cut to a short prefix (a 10 MB value is not echoed back). */
-export function show(v: unknown, max = 80): string {
-    let s: string;
-    try { s = JSON.stringify(v) ?? String(v); } catch { s = String(v); }
-    return s.length > max ? `${s.slice(0, max)}... (${s.length} characters)` : s;
-}
 
 const u32 = 0xffffffff;
 /** ipvsadm's limits (1.31, checked against the lab): weights and thresholds are ints, a persistence
@@ -285,4 +280,46 @@ export function daemonDiff(want: ipvs.Daemon, live: ipvs.Daemon): string[] {
     return (Object.keys(want) as Array<keyof ipvs.Daemon>)
         .filter((k) => want[k] !== undefined && (k === "mcastGroup" ? canonicalAddress(String(want[k])) !== live[k] : want[k] !== live[k]))
         .map((k) => `${k} ${String(live[k])} -> ${String(want[k])}`);
+}
+
+/** IPVS connection timeouts (ipvsadm --set tcp tcpfin udp), whole seconds: the kernel keeps them in
+ * jiffies of an int, so the agent (like ipvsadm) takes at most 2147483. */
+export const timeoutFields = ["tcp", "tcpFin", "udp"] as const;
+export const maxTimeout = Math.floor(maxInt / 1000);
+
+export function validateTimeouts(t: unknown, property = "timeouts"): Failure[] {
+    if (typeof t !== "object" || t === null || Array.isArray(t)) return [{ property, reason: `${show(t)} is not a set of timeouts: give tcp, tcpFin and / or udp` }];
+    const f = unknownFields(t, timeoutFields, property, "timeout");
+    for (const [k, v] of Object.entries(t))
+        if ((timeoutFields as readonly string[]).includes(k) && !isInt(v, 1, maxTimeout))
+            f.push({ property: `${property}.${k}`, reason: `${show(v)} is not a timeout: whole seconds from 1 to ${maxTimeout}` });
+    return f;
+}
+
+/** An address a node holds on an interface (a director's VIP, a real server's): the prefix length is
+ * 32 or 128 when left out. */
+export interface HostAddress { address: string; interface: string; prefixLength?: number }
+export const hostAddressFields = ["address", "interface", "prefixLength"] as const;
+
+export function validateHostAddress(a: unknown, property: string): Failure[] {
+    if (typeof a !== "object" || a === null || Array.isArray(a)) return [{ property, reason: `${show(a)} is not an address: give address and interface` }];
+    const o = a as Record<string, unknown>;
+    const f = unknownFields(o, hostAddressFields, property, "address field");
+    const family = typeof o.address === "string" ? familyOf(o.address) : undefined;
+    if (!family) f.push({ property: `${property}.address`, reason: `${show(o.address)} is not an IPv4 or IPv6 address` });
+    const p = interfaceNameProblem(o.interface);
+    if (p) f.push({ property: `${property}.interface`, reason: p });
+    const max = family === "inet6" ? 128 : 32;
+    if (o.prefixLength !== undefined && !isInt(o.prefixLength, 1, max))
+        f.push({ property: `${property}.prefixLength`, reason: `${show(o.prefixLength)} is not a prefix length${family ? ` for ${o.address}` : ""}: an integer from 1 to ${max}` });
+    return f;
+}
+
+/** A real server's drain on delete: the deadline in whole seconds (300 when left out). */
+export const defaultDrainTimeout = 300;
+export const maxDrainTimeout = 86400;
+
+export function validateDrainTimeout(t: unknown, property: string): Failure[] {
+    return t === undefined || isInt(t, 0, maxDrainTimeout) ? []
+        : [{ property, reason: `${show(t)} is not a drain deadline: whole seconds from 0 to ${maxDrainTimeout}` }];
 }

@@ -7,7 +7,9 @@ import { agentFor } from "./client";
 import { trace } from "./trace";
 import * as model from "./model";
 import type { Connection } from "./ssh";
-import { target } from "./ssh";
+import { pinnedKeyProblem, target } from "./ssh";
+import { warn } from "./warn";
+import { FieldChange, withDetailedDiff } from "./detailed-diff";
 import { schedFlagNames } from "./agent/ipvs";
 import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
 import type { ServiceState } from "./agent/ops";
@@ -24,23 +26,67 @@ const connectionFields: readonly string[] = model.connectionFields;
 function checkConnection(c: unknown, property: string, failures: Failure[]): void {
     if (typeof c !== "object" || c === null) { failures.push({ property, reason: "a connection is required: at least host (and hostKey)" }); return; }
     const o = c as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!connectionFields.includes(k)) failures.push({ property: `${property}.${k}`, reason: `unknown connection field (allowed: ${connectionFields.join(", ")})` });
-    if (typeof o.host !== "string" || !o.host) failures.push({ property: `${property}.host`, reason: `${JSON.stringify(o.host)} is not a host name or address` });
+    failures.push(...model.unknownFields(o, connectionFields, property, "connection field"));
+    if (typeof o.host !== "string" || !o.host) failures.push({ property: `${property}.host`, reason: `${model.show(o.host)} is not a host name or address` });
     if (o.port !== undefined && !(Number.isInteger(o.port) && (o.port as number) >= 1 && (o.port as number) <= 65535))
-        failures.push({ property: `${property}.port`, reason: `${JSON.stringify(o.port)} is not a port: 1 to 65535` });
-    if (!o.hostKey && !o.insecureIgnoreHostKey)
+        failures.push({ property: `${property}.port`, reason: `${model.show(o.port)} is not a port: 1 to 65535` });
+    for (const f of ["user", "privateKey", "privateKeyPassword", "password", "agentSocket"])
+        if (o[f] !== undefined && (typeof o[f] !== "string" || !o[f])) failures.push({ property: `${property}.${f}`, reason: `${f === "user" || f === "agentSocket" ? model.show(o[f]) : "it"} is not a non-empty string` });
+    for (const f of ["insecureIgnoreHostKey", "sudo"])
+        if (o[f] !== undefined && typeof o[f] !== "boolean") failures.push({ property: `${property}.${f}`, reason: `${model.show(o[f])} is not a boolean` });
+    if (o.hostKey !== undefined && o.hostKey !== "") {
+        const p = pinnedKeyProblem(o.hostKey);
+        if (p) failures.push({ property: `${property}.hostKey`, reason: p });
+    } else if (!o.insecureIgnoreHostKey)
         failures.push({ property: `${property}.hostKey`, reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), or set insecureIgnoreHostKey" });
+    if (o.dialTimeout !== undefined && !(typeof o.dialTimeout === "number" && o.dialTimeout > 0 && o.dialTimeout <= 3600))
+        failures.push({ property: `${property}.dialTimeout`, reason: `${model.show(o.dialTimeout)} is not a dial timeout: seconds, more than 0 and at most 3600` });
+    if (o.dialRetries !== undefined && !(Number.isInteger(o.dialRetries) && (o.dialRetries as number) >= 1 && (o.dialRetries as number) <= 100))
+        failures.push({ property: `${property}.dialRetries`, reason: `${model.show(o.dialRetries)} is not a number of attempts: an integer from 1 to 100` });
     if (!o.privateKey && !o.password && !o.agentSocket)
         failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
     if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
 }
 
-/** A resource's own name on its node, for the sysctls it holds (a value stays while any holder is left):
- * made at its creation, kept in its outputs. */
-const holderOf = (kind: string, olds?: Record<string, any>): string => olds?.holder ?? `${kind}/${randomBytes(6).toString("hex")}`;
+/** Fields of a declaration that are not its own: the engine's serialized provider, and the outputs the
+ * SDK declares (undefined in the program). */
+const engineFields = ["__provider"];
+function checkFields(news: Record<string, unknown>, allowed: readonly string[], failures: Failure[]): void {
+    failures.push(...model.unknownFields(news, [...allowed, ...engineFields], "", "property"));
+}
 
+/**
+ * A resource's own name on its node, as the holder of every object it declares there (an object stays
+ * while any holder is left): made at its creation, kept in its outputs. A resource made before holders
+ * has none, and its requests count as the node's unnamed holder.
+ */
+const newHolder = (kind: string): string => `${kind}/${randomBytes(6).toString("hex")}`;
+
+/** Applies changes on a node; what the agent warns of (an object taken over) is shown in the run's output. */
 async function apply(c: Connection, changes: unknown[]): Promise<Report> {
-    return (await agentFor(c)).request<Report>("apply", { changes });
+    const r = await (await agentFor(c)).request<Report>("apply", { changes });
+    for (const w of r.warnings ?? []) await warn(`${target(c)}: ${w}`);
+    for (const k of r.kept ?? []) trace(`${target(c)}: ${k}`);
+    return r;
+}
+
+/**
+ * Two resources of one program that declare one object (on one node) with different settings: refused
+ * at check, before anything is applied. Every check of a run happens in this one provider process, so
+ * the first declaration of each object is remembered here; the agent refuses the same at up (naming the
+ * other holder) for declarations that come from different programs.
+ */
+const unknownValue = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // what a dynamic provider sees for a value a preview does not know yet
+const declared = new Map<string, { settings: Record<string, unknown>; what: string }>();
+function checkDuplicate(object: string, what: string, settings: Record<string, unknown>, failures: Failure[]): void {
+    if (JSON.stringify(settings).includes(unknownValue)) return; // a preview's unknowns: compared once known
+    const first = declared.get(object);
+    if (!first) { declared.set(object, { settings, what }); return; }
+    const diff = [...new Set([...Object.keys(first.settings), ...Object.keys(settings)])]
+        .filter((k) => JSON.stringify(first.settings[k]) !== JSON.stringify(settings[k]))
+        .map((k) => `${k} ${model.show(first.settings[k])} there, ${model.show(settings[k])} here`);
+    if (diff.length) failures.push({ property: Object.keys(settings).find((k) => diff[0].startsWith(`${k} `)) ?? "",
+        reason: `another resource of this program declares ${first.what} too, with other settings (${diff.join("; ")}): one object, one declaration (or the same settings in both)` });
 }
 
 const keyFields = ["protocol", "address", "port", "fwmark", "family"] as const;
@@ -64,6 +110,25 @@ function plain<T>(v: T): T {
 function changed(a: unknown, b: unknown): boolean {
     return JSON.stringify(a) !== JSON.stringify(b);
 }
+
+/**
+ * A diff in fields: `replacing` fields that changed replace the resource, `updating` ones update it in
+ * place (each compared as given: normalised forms where the program and the kernel say one thing two
+ * ways). The plan marks exactly these fields, also after a refresh (olds are the refreshed outputs).
+ * A replacement creates the new resource before it deletes the old: the objects both declare are held
+ * by both in between (see the agent's holders), so a replacement never takes down what stays.
+ */
+function fieldsDiff(replacing: Record<string, [unknown, unknown]>, updating: Record<string, [unknown, unknown]>): Diff {
+    const fields: Record<string, FieldChange> = {};
+    for (const [f, [a, b]] of Object.entries(replacing)) if (changed(a, b)) fields[f] = "update-replace";
+    for (const [f, [a, b]] of Object.entries(updating)) if (changed(a, b) && !fields[f]) fields[f] = a === undefined ? "add" : b === undefined ? "delete" : "update";
+    const replaces = Object.keys(fields).filter((f) => fields[f] === "update-replace");
+    return withDetailedDiff({ changes: Object.keys(fields).length > 0, replaces }, fields);
+}
+
+/** Each field of two views, paired. */
+const pairs = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, [unknown, unknown]> =>
+    Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, [a[k], b[k]]]));
 
 /** The user's view of a live service, so that refresh shows drift in the words of the program. */
 function serviceView(s: VirtualService): Record<string, unknown> {
@@ -97,29 +162,27 @@ async function liveService(c: Connection, key: model.ServiceKey): Promise<Servic
     return st.services[0];
 }
 
+const directorFields = ["connection", "timeouts", "ipForward", "ipv6Forward", "addresses", "sync", "kernel", "ipvsVersion", "agentVersion"];
+
 export const director: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
+        checkFields(news, directorFields, failures);
         checkConnection(news.connection, "connection", failures);
-        const t = news.timeouts as Record<string, unknown> | undefined;
-        if (t !== undefined) for (const [k, v] of Object.entries(t)) {
-            if (!["tcp", "tcpFin", "udp"].includes(k)) failures.push({ property: `timeouts.${k}`, reason: "unknown timeout (tcp, tcpFin, udp)" });
-            else if (!Number.isInteger(v) || (v as number) < 1) failures.push({ property: `timeouts.${k}`, reason: `${JSON.stringify(v)} is not a timeout: whole seconds, at least 1` });
-        }
+        if (news.timeouts !== undefined) failures.push(...model.validateTimeouts(news.timeouts));
         for (const f of ["ipForward", "ipv6Forward"])
-            if (news[f] !== undefined && typeof news[f] !== "boolean") failures.push({ property: f, reason: `${JSON.stringify(news[f])} is not a boolean` });
-        for (const [i, a] of ((news.addresses ?? []) as Array<Record<string, unknown>>).entries()) {
-            if (!model.familyOf(String(a.address))) failures.push({ property: `addresses[${i}].address`, reason: `${JSON.stringify(a.address)} is not an IPv4 or IPv6 address` });
-            if (typeof a.interface !== "string" || !/^[^/\s:]{1,15}$/.test(a.interface)) failures.push({ property: `addresses[${i}].interface`, reason: `${JSON.stringify(a.interface)} is not an interface name` });
-        }
+            if (news[f] !== undefined && typeof news[f] !== "boolean") failures.push({ property: f, reason: `${model.show(news[f])} is not a boolean` });
+        if (news.addresses !== undefined && !Array.isArray(news.addresses))
+            failures.push({ property: "addresses", reason: `${model.show(news.addresses)} is not a list of addresses` });
+        else for (const [i, a] of ((news.addresses ?? []) as unknown[]).entries()) failures.push(...model.validateHostAddress(a, `addresses[${i}]`));
         checkSync(news.sync, failures);
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
-        const changes = replaces.length > 0 || changed(olds.timeouts, news.timeouts) || changed(olds.ipForward, news.ipForward) || changed(olds.ipv6Forward, news.ipv6Forward) ||
-            changed(olds.addresses, news.addresses) || changed(olds.connection, news.connection) || changed(normalSync(olds.sync), normalSync(news.sync));
-        return { changes, replaces, deleteBeforeReplace: true };
+        return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] }, {
+            connection: [olds.connection, news.connection], timeouts: [olds.timeouts, news.timeouts], ipForward: [olds.ipForward, news.ipForward],
+            ipv6Forward: [olds.ipv6Forward, news.ipv6Forward], addresses: [olds.addresses, news.addresses], sync: [normalSync(olds.sync), normalSync(news.sync)],
+        });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
@@ -132,6 +195,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     async read(id, props) {
         const c = props.connection as Connection;
         const [{ probe, st, fwd }, held] = await Promise.all([directorFacts(c), heldAddresses(c, props.addresses ?? [])]);
+        if (probe.recordProblem) throw new Error(`${target(c)}: ${probe.recordProblem}`);
         return { id, props: plain({
             ...props,
             ...(props.addresses ? { addresses: held } : {}),
@@ -144,8 +208,9 @@ export const director: pulumi.dynamic.ResourceProvider = {
     },
     async delete(_id, props) {
         // Put back what this resource changed, as the node found it (the node keeps what it found).
-        const changes: unknown[] = [...addressChanges(props.addresses ?? [], []), ...restores(props, undefined)];
-        changes.push(...syncStates(props.sync).map((s) => ({ stopDaemon: s })));
+        const holder = props.holder as string | undefined;
+        const changes: unknown[] = [...addressChanges(props.addresses ?? [], [], holder), ...restores(props, undefined)];
+        changes.push(...syncStates(props.sync).map((s) => ({ stopDaemon: s, holder })));
         if (changes.length) await apply(props.connection, changes);
     },
 };
@@ -167,7 +232,7 @@ async function directorFacts(c: Connection) {
 
 /** What a director stops declaring goes back to what the node found before it was first set. */
 const restores = (olds: Record<string, any>, news: Record<string, any> | undefined) => [
-    ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts" }] : []),
+    ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts", holder: olds.holder }] : []),
     ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward, holder: olds.holder }] : []),
     ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward, holder: olds.holder }] : []),
 ];
@@ -175,12 +240,12 @@ const restores = (olds: Record<string, any>, news: Record<string, any> | undefin
 /** Sets what the director declares (the node records what it found the first time, to restore on delete). */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const probe = await (await agentFor(c)).request<Record<string, any>>("probe");
-    const holder = holderOf("director", olds);
-    const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? []), ...(olds ? restores(olds, inputs) : [])];
-    if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts });
+    const holder: string | undefined = olds ? olds.holder : newHolder("director");
+    const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? [], holder), ...(olds ? restores(olds, inputs) : [])];
+    if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts, holder });
     if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0, holder });
     if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0, holder });
-    changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync));
+    changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync, holder));
     if (changes.length) await apply(c, changes);
     return plain({
         holder,
@@ -215,12 +280,12 @@ function daemonOf(state: SyncState, d: Record<string, unknown>): Daemon {
 
 function checkSync(sync: unknown, failures: Failure[]): void {
     if (sync === undefined || sync === null) return;
-    if (typeof sync !== "object" || Array.isArray(sync)) { failures.push({ property: "sync", reason: `${JSON.stringify(sync)} is not a set of sync daemons: give master and / or backup` }); return; }
+    if (typeof sync !== "object" || Array.isArray(sync)) { failures.push({ property: "sync", reason: `${model.show(sync)} is not a set of sync daemons: give master and / or backup` }); return; }
     for (const [state, d] of Object.entries(sync as Record<string, unknown>)) {
         const property = `sync.${state}`;
         if (state !== "master" && state !== "backup") { failures.push({ property, reason: "unknown sync daemon state (master, backup)" }); continue; }
         if (d === undefined || d === null) continue;
-        if (typeof d !== "object" || Array.isArray(d)) { failures.push({ property, reason: `${JSON.stringify(d)} is not a sync daemon: give at least its interface` }); continue; }
+        if (typeof d !== "object" || Array.isArray(d)) { failures.push({ property, reason: `${model.show(d)} is not a sync daemon: give at least its interface` }); continue; }
         for (const k of Object.keys(d)) if (!(syncFieldNames as string[]).includes(k))
             failures.push({ property: `${property}.${k}`, reason: `unknown sync daemon setting (allowed: ${syncFieldNames.join(", ")})` });
         for (const f of model.validateDaemon(daemonOf(state, d as Record<string, unknown>))) {
@@ -241,7 +306,7 @@ function normalSync(sync: SyncDecl): Daemon[] {
 }
 
 /** Stops the daemons declared before and not now; starts (or, if its settings differ, restarts) each declared one. */
-function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, news: SyncDecl): unknown[] {
+function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, news: SyncDecl, holder: string | undefined): unknown[] {
     const want = syncStates(news);
     for (const s of want) {
         const given = syncOptions.filter((f) => news![s]![f] !== undefined);
@@ -249,8 +314,8 @@ function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, 
             throw new Error(`sync.${s}: ${given.join(", ")} need Linux 4.3 or newer, and ${target(c)} runs ${probe.kernelRelease} (which would ignore them); leave them out`);
     }
     return [
-        ...syncStates(olds).filter((s) => !want.includes(s)).map((s) => ({ stopDaemon: s })),
-        ...want.map((s) => ({ startDaemon: daemonOf(s, news![s]!) })),
+        ...syncStates(olds).filter((s) => !want.includes(s)).map((s) => ({ stopDaemon: s, holder })),
+        ...want.map((s) => ({ startDaemon: daemonOf(s, news![s]!), holder })),
     ];
 }
 
@@ -278,13 +343,13 @@ function liveSync(declared: NonNullable<SyncDecl>, daemons: Daemon[]): Record<st
 
 interface Address { address: string; interface: string; prefixLength?: number }
 
-/** Changes that take a director from holding `olds` to holding `news`. */
-function addressChanges(olds: Address[], news: Address[]): unknown[] {
+/** Changes that take a node from holding `olds` to holding `news` (as `holder`). */
+function addressChanges(olds: Address[], news: Address[], holder: string | undefined): unknown[] {
     const key = (a: Address) => `${model.canonicalAddress(a.address)}/${a.prefixLength ?? ""}%${a.interface}`;
     const keep = new Set(news.map(key));
     return [
-        ...olds.filter((a) => !keep.has(key(a))).map((a) => ({ deleteAddress: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}) })),
-        ...news.map((a) => ({ address: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}) })),
+        ...olds.filter((a) => !keep.has(key(a))).map((a) => ({ deleteAddress: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}), holder })),
+        ...news.map((a) => ({ address: a.address, interface: a.interface, ...(a.prefixLength ? { prefixLength: a.prefixLength } : {}), holder })),
     ];
 }
 
@@ -301,33 +366,41 @@ async function heldAddresses(c: Connection, declared: Address[]): Promise<Addres
     });
 }
 
+const virtualServiceFields = ["connection", ...model.serviceKeyFields, ...model.serviceSettingFields, "adopt"];
+
 export const virtualService: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
+        checkFields(news, virtualServiceFields, failures);
         checkConnection(news.connection, "connection", failures);
         const spec = { ...keyOf(news), ...specOf(news, serviceSettings) } as model.ServiceSpec;
-        failures.push(...model.validateService(spec));
-        if (news.adopt !== undefined && typeof news.adopt !== "boolean") failures.push({ property: "adopt", reason: `${JSON.stringify(news.adopt)} is not a boolean` });
+        if (news.persistence !== undefined && (typeof news.persistence !== "object" || news.persistence === null || Array.isArray(news.persistence)))
+            failures.push({ property: "persistence", reason: `${model.show(news.persistence)} is not a persistence setting: an object, e.g. { timeout: 360 } (or {} for ipvsadm's defaults)` });
+        else failures.push(...model.unknownFields(news.persistence, model.persistenceFields, "persistence", "persistence setting"), ...model.validateService(spec));
+        if (news.adopt !== undefined && typeof news.adopt !== "boolean") failures.push({ property: "adopt", reason: `${model.show(news.adopt)} is not a boolean` });
+        if (!failures.length && news.connection?.host)
+            checkDuplicate(`${target(news.connection)}/${model.serviceName(model.serviceId(spec))}`, `service ${model.serviceName(model.serviceId(spec))} on ${target(news.connection)}`,
+                normalService(news), failures);
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
+        // The identity as the kernel has it ("fd00::1" and "fd00:0::1" are one address).
         const sameService = model.serviceName(model.serviceId(keyOf(olds))) === model.serviceName(model.serviceId(keyOf(news)));
-        const replaces = [
-            ...(target(olds.connection) !== target(news.connection) ? ["connection"] : []),
-            ...(sameService ? [] : ["protocol", "address", "port", "fwmark", "family"].filter((f) => changed(olds[f], news[f]))),
-        ];
-        const settings = changed(normalService(olds), normalService(news));
-        return { changes: replaces.length > 0 || settings || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+        return fieldsDiff({
+            connection: [target(olds.connection), target(news.connection)],
+            ...(sameService ? {} : Object.fromEntries(model.serviceKeyFields.map((f) => [f, [olds[f], news[f]]]))),
+        }, { connection: [olds.connection, news.connection], ...pairs(normalService(olds), normalService(news)), adopt: [olds.adopt, news.adopt] });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
         const id = `${target(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
-        await apply(c, [{ service: { ...keyOf(inputs), ...specOf(inputs, serviceSettings) }, adopt: inputs.adopt === true }]);
-        return { id, outs: plain({ ...inputs, ...normalService(inputs) }) };
+        const holder = newHolder("virtual-service");
+        await apply(c, [{ service: { ...keyOf(inputs), ...specOf(inputs, serviceSettings) }, adopt: inputs.adopt === true, holder }]);
+        return { id, outs: plain({ ...inputs, ...normalService(inputs), holder }) };
     },
-    async update(_id, _olds, news) {
-        await apply(news.connection, [{ service: { ...keyOf(news), ...specOf(news, serviceSettings) }, adopt: true }]);
-        return { outs: plain({ ...news, ...normalService(news) }) };
+    async update(_id, olds, news) {
+        await apply(news.connection, [{ service: { ...keyOf(news), ...specOf(news, serviceSettings) }, adopt: true, holder: olds.holder }]);
+        return { outs: plain({ ...news, ...normalService(news), holder: olds.holder }) };
     },
     async read(id, props) {
         const live = await liveService(props.connection, keyOf(props));
@@ -338,62 +411,80 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
         return { id, props: { ...props2, ...view } };
     },
     async delete(_id, props) {
-        await apply(props.connection, [{ deleteService: keyOf(props) }]);
+        await apply(props.connection, [{ deleteService: keyOf(props), holder: props.holder }]);
     },
 };
-
-/** The drain deadline when `drain` is set without one (seconds), and the largest the agent takes. */
-const defaultDrainTimeout = 300;
-const maxDrainTimeout = 86400;
 
 function checkDrain(d: unknown, failures: Failure[]): void {
     if (d === undefined || d === null) return;
     if (typeof d !== "object" || Array.isArray(d)) {
-        failures.push({ property: "drain", reason: `${JSON.stringify(d)} is not a drain setting: an object, e.g. { timeout: ${defaultDrainTimeout} } (or {} for the default deadline)` });
+        failures.push({ property: "drain", reason: `${model.show(d)} is not a drain setting: an object, e.g. { timeout: ${model.defaultDrainTimeout} } (or {} for the default deadline)` });
         return;
     }
-    for (const k of Object.keys(d)) if (k !== "timeout") failures.push({ property: `drain.${k}`, reason: "unknown drain setting (allowed: timeout)" });
-    const t = (d as Record<string, unknown>).timeout;
-    if (t !== undefined && !(Number.isInteger(t) && (t as number) >= 0 && (t as number) <= maxDrainTimeout))
-        failures.push({ property: "drain.timeout", reason: `${JSON.stringify(t)} is not a drain deadline: whole seconds from 0 to ${maxDrainTimeout}` });
+    failures.push(...model.unknownFields(d, ["timeout"], "drain", "drain setting"), ...model.validateDrainTimeout((d as Record<string, unknown>).timeout, "drain.timeout"));
 }
 
 /** The drain deadline a declaration asks for, or undefined when it deletes at once. */
 const drainTimeout = (i: Record<string, any>): number | undefined =>
-    (i.drain === undefined || i.drain === null ? undefined : i.drain.timeout ?? defaultDrainTimeout);
+    (i.drain === undefined || i.drain === null ? undefined : i.drain.timeout ?? model.defaultDrainTimeout);
+
+/** NAT of an IPv6 service needs the director to forward IPv6: say so when it does not (a Director's
+ * ipv6Forward sets it). */
+async function warnIPv6Forwarding(c: Connection, inputs: Record<string, any>): Promise<void> {
+    if ((inputs.forwarding ?? "dr") !== "nat" || model.familyOf(inputs.address) !== "inet6") return;
+    const live = await (await agentFor(c)).request<Record<string, number>>("sysctls", { names: [ipv6Forward] });
+    if (live[ipv6Forward] !== 1) await warn(`${target(c)}: real server [${inputs.address}] of ${model.serviceName(inputs.service)} is forwarded by NAT, ` +
+        `but the director does not forward IPv6 (${ipv6Forward} is ${live[ipv6Forward]}): its replies will not reach the clients; set ipv6Forward on the Director`);
+}
+
+const realServerFields = ["connection", "service", "address", "port", ...model.realServerSettingFields, "adopt", "drain"];
 
 export const realServer: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
+        checkFields(news, realServerFields, failures);
         checkConnection(news.connection, "connection", failures);
         const svc = news.service as model.ServiceKey;
-        const keyFailures = model.validateServiceKey(svc ?? {});
-        failures.push(...keyFailures.map((f) => ({ property: `service.${f.property}`, reason: f.reason })));
+        const keyFailures = [...model.unknownFields(svc, model.serviceKeyFields, "service", "service identity field"), ...model.validateServiceKey(svc ?? {})];
+        failures.push(...keyFailures.map((f) => ({ property: f.property.startsWith("service.") ? f.property : `service.${f.property}`, reason: f.reason })));
+        if (news.tunnel !== undefined && (typeof news.tunnel !== "object" || news.tunnel === null || Array.isArray(news.tunnel)))
+            failures.push({ property: "tunnel", reason: `${model.show(news.tunnel)} is not a tunnel setting: an object, e.g. { type: "gue", port: 6080 }` });
+        else failures.push(...model.unknownFields(news.tunnel, model.tunnelFields, "tunnel", "tunnel setting"));
         if (!keyFailures.length) failures.push(...model.validateRealServer({ address: news.address, port: news.port, ...specOf(news, realServerSettings) } as model.RealServerSpec, svc));
+        if (news.adopt !== undefined && typeof news.adopt !== "boolean") failures.push({ property: "adopt", reason: `${model.show(news.adopt)} is not a boolean` });
         checkDrain(news.drain, failures);
+        if (!failures.length && news.connection?.host) {
+            const service = model.serviceName(model.serviceId(svc));
+            const rs = normalRealServer(news);
+            const where = `${model.familyOf(news.address) === "inet6" ? `[${news.address}]` : news.address}:${rs.port}`;
+            checkDuplicate(`${target(news.connection)}/${service}/${where}`, `real server ${where} of ${service} on ${target(news.connection)}`, rs, failures);
+        }
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const oldKey = `${target(olds.connection)}/${model.serviceName(olds.service)}/${olds.address}:${normalRealServer(olds).port}`;
-        const newKey = `${target(news.connection)}/${model.serviceName(news.service)}/${news.address}:${normalRealServer(news).port}`;
-        const replaces = oldKey !== newKey ? ["service", "address", "port"].filter((f) => changed(olds[f], news[f])) : [];
-        if (oldKey !== newKey && !replaces.length) replaces.push("connection");
-        const settings = changed(normalRealServer(olds), normalRealServer(news));
+        const o = normalRealServer(olds), n = normalRealServer(news);
+        const service = (i: Record<string, any>) => model.serviceName(model.serviceId(i.service));
+        const address = (i: Record<string, any>) => model.canonicalAddress(i.address);
         // drain only says how a later delete goes: a change of it alone updates the state, not the kernel.
-        const drain = drainTimeout(olds) !== drainTimeout(news);
-        return { changes: replaces.length > 0 || settings || drain || changed(olds.connection, news.connection), replaces, deleteBeforeReplace: true };
+        return fieldsDiff({
+            connection: [target(olds.connection), target(news.connection)], service: [service(olds), service(news)],
+            address: [address(olds), address(news)], port: [o.port, n.port],
+        }, { connection: [olds.connection, news.connection], ...pairs({ ...o, port: undefined }, { ...n, port: undefined }),
+            drain: [drainTimeout(olds), drainTimeout(news)], adopt: [olds.adopt, news.adopt] });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
         const port = normalRealServer(inputs).port;
         const id = `${target(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
-        await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true }]);
-        return { id, outs: plain({ ...inputs, ...normalRealServer(inputs) }) };
+        const holder = newHolder("real-server");
+        await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true, holder }]);
+        await warnIPv6Forwarding(c, inputs);
+        return { id, outs: plain({ ...inputs, ...normalRealServer(inputs), holder }) };
     },
     async update(_id, olds, news) {
         if (changed(normalRealServer(olds), normalRealServer(news)) || changed(olds.connection, news.connection))
-            await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true }]);
-        return { outs: plain({ ...news, ...normalRealServer(news) }) };
+            await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true, holder: olds.holder }]);
+        return { outs: plain({ ...news, ...normalRealServer(news), holder: olds.holder }) };
     },
     async read(id, props) {
         const live = await liveService(props.connection, props.service);
@@ -407,12 +498,14 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
     async delete(id, props) {
         const timeoutSeconds = drainTimeout(props);
         if (timeoutSeconds === undefined) {
-            await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port } }]);
+            await apply(props.connection, [{ service: props.service, deleteRealServer: { address: props.address, port: props.port }, holder: props.holder }]);
             return;
         }
-        // Weight 0 (no new connections), wait for the active ones to end or the deadline, then delete.
+        // Weight 0 (no new connections), wait for the active ones to end or the deadline, then delete
+        // (unless another resource still holds it: then this one only lets go).
         const r = await (await agentFor(props.connection)).request<Report & { waitedSeconds: number; activeConnections: number }>("drain",
-            { service: props.service, realServer: { address: props.address, port: props.port }, timeoutSeconds });
+            { service: props.service, realServer: { address: props.address, port: props.port }, timeoutSeconds, holder: props.holder });
+        for (const k of r.kept ?? []) trace(`${target(props.connection)}: ${k}`);
         trace(`drained ${id}: waited ${r.waitedSeconds} s of ${timeoutSeconds} s, ${r.activeConnections} active connections left` +
             `${r.actions.length ? `: ${r.actions.join("; ")}` : " (it was gone already)"}`);
     },
@@ -423,7 +516,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 
 type Sysctls = Record<string, host.SysctlValue>;
 
-const setSysctls = (want: Sysctls, holder: string) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value, holder }));
+const setSysctls = (want: Sysctls, holder: string | undefined) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value, holder }));
 const restoreSysctls = (names: string[], holder: string | undefined) => names.map((restore) => ({ restore, holder }));
 
 /** The engine keeps an object's keys sorted: compare sysctls in that order. */
@@ -454,31 +547,34 @@ function nodeSysctls(i: Record<string, any>): Sysctls {
 async function convergeNode(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
     const want = nodeSysctls(inputs);
-    const modules = inputs.forwarding === "tun" ? [{ module: "ipip" }] : [];
+    const holder: string | undefined = olds ? olds.holder : newHolder("real-server-node");
+    const modules = inputs.forwarding === "tun" ? [{ module: "ipip", holder }] : [];
     const dropped = Object.keys(olds?.sysctls ?? {}).filter((name) => !(name in want));
-    const holder = holderOf("real-server-node", olds);
     // ARP silenced before the VIPs arrive, so no neighbour ever learns a real server's MAC for a VIP.
-    await apply(c, [...modules, ...setSysctls(want, holder), ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs)), ...restoreSysctls(dropped, holder)]);
+    const modulesDropped = olds?.forwarding === "tun" && inputs.forwarding !== "tun" ? [{ deleteModule: "ipip", holder }] : [];
+    await apply(c, [...modules, ...setSysctls(want, holder), ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs), holder),
+        ...restoreSysctls(dropped, holder), ...modulesDropped]);
     return plain({ ...inputs, sysctls: want, holder });
 }
 
 export const realServerNode: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
+        checkFields(news, ["connection", "forwarding", "vips", "arpInterface", "sysctls"], failures);
         checkConnection(news.connection, "connection", failures);
-        if (!forwardingOfNode.includes(news.forwarding)) failures.push({ property: "forwarding", reason: `${JSON.stringify(news.forwarding)} is not a forwarding method a real-server node takes part in (dr or tun)` });
-        if (!Array.isArray(news.vips) || news.vips.length === 0) failures.push({ property: "vips", reason: `${JSON.stringify(news.vips)} is not a list of at least one VIP` });
+        if (!forwardingOfNode.includes(news.forwarding)) failures.push({ property: "forwarding", reason: `${model.show(news.forwarding)} is not a forwarding method a real-server node takes part in (dr or tun)` });
+        if (!Array.isArray(news.vips) || news.vips.length === 0) failures.push({ property: "vips", reason: `${model.show(news.vips)} is not a list of at least one VIP` });
         else for (const [i, v] of news.vips.entries())
-            if (!model.familyOf(String(v))) failures.push({ property: `vips[${i}]`, reason: `${JSON.stringify(v)} is not an IPv4 or IPv6 address` });
+            if (!model.familyOf(String(v))) failures.push({ property: `vips[${i}]`, reason: `${model.show(v)} is not an IPv4 or IPv6 address` });
         const p = host.interfaceNameProblem(news.arpInterface);
         if (p) failures.push({ property: "arpInterface", reason: p });
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
-        const changes = replaces.length > 0 || ["forwarding", "vips", "arpInterface", "connection"].some((f) => changed(olds[f], news[f])) ||
-            changed(sorted(olds.sysctls), sorted(nodeSysctls(news)));
-        return { changes, replaces, deleteBeforeReplace: true };
+        return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] }, {
+            ...Object.fromEntries(["forwarding", "vips", "arpInterface", "connection"].map((f) => [f, [olds[f], news[f]]])),
+            sysctls: [sorted(olds.sysctls), sorted(nodeSysctls(news))],
+        });
     },
     async create(inputs) {
         return { id: `${target(inputs.connection)}/real-server-node`, outs: await convergeNode(inputs) };
@@ -493,7 +589,8 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
         return { id, props: plain({ ...props, vips: held.map((a) => a.address), sysctls }) };
     },
     async delete(_id, props) {
-        await apply(props.connection, [...addressChanges(nodeAddresses(props), []), ...restoreSysctls(Object.keys(props.sysctls ?? {}), props.holder)]);
+        await apply(props.connection, [...addressChanges(nodeAddresses(props), [], props.holder), ...restoreSysctls(Object.keys(props.sysctls ?? {}), props.holder),
+            ...(props.forwarding === "tun" ? [{ deleteModule: "ipip", holder: props.holder }] : [])]);
     },
 };
 
@@ -530,7 +627,7 @@ async function convergeDos(inputs: Record<string, any>, olds?: Record<string, an
         return [name, fromKernel(dosSettings[f], live[name]) === inputs[f] ? live[name] : toKernel(dosSettings[f], inputs[f])];
     }));
     const dropped = declaredDos(olds ?? {}).filter((f) => !fields.includes(f)).map((f) => dosSettings[f].sysctl);
-    const holder = holderOf("dos-protection", olds);
+    const holder: string | undefined = olds ? olds.holder : newHolder("dos-protection");
     const changes = [...setSysctls(want, holder), ...restoreSysctls(dropped, holder)];
     if (changes.length) await apply(c, changes);
     return plain({ ...inputs, holder });
@@ -539,12 +636,13 @@ async function convergeDos(inputs: Record<string, any>, olds?: Record<string, an
 export const dosProtection: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
+        checkFields(news, ["connection", ...model.dosProtectionFields], failures);
         checkConnection(news.connection, "connection", failures);
         for (const [f, s] of Object.entries(dosSettings)) {
             const v = news[f];
             if (v === undefined) continue;
-            if (s.kind === "mode" && !(typeof v === "string" && v in modes)) failures.push({ property: f, reason: `${JSON.stringify(v)} is invalid (must be off, auto or always; ${s.sysctl})` });
-            else if (s.kind === "bool" && typeof v !== "boolean") failures.push({ property: f, reason: `${JSON.stringify(v)} is invalid (must be a boolean; ${s.sysctl})` });
+            if (s.kind === "mode" && !(typeof v === "string" && v in modes)) failures.push({ property: f, reason: `${model.show(v)} is invalid (must be off, auto or always; ${s.sysctl})` });
+            else if (s.kind === "bool" && typeof v !== "boolean") failures.push({ property: f, reason: `${model.show(v)} is invalid (must be a boolean; ${s.sysctl})` });
             else if (s.kind === "int") {
                 const p = host.sysctlProblem(s.sysctl, v);
                 if (p) failures.push({ property: f, reason: p });
@@ -553,9 +651,8 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
-        const replaces = target(olds.connection) !== target(news.connection) ? ["connection"] : [];
-        const changes = replaces.length > 0 || [...Object.keys(dosSettings), "connection"].some((f) => changed(olds[f], news[f]));
-        return { changes, replaces, deleteBeforeReplace: true };
+        return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] },
+            Object.fromEntries([...Object.keys(dosSettings), "connection"].map((f) => [f, [olds[f], news[f]]])));
     },
     async create(inputs) {
         return { id: `${target(inputs.connection)}/dos-protection`, outs: await convergeDos(inputs) };

@@ -1,6 +1,7 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
+import { show } from "./show";
 import { trace } from "./trace";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 
@@ -54,6 +55,13 @@ function parsePinnedKey(pinned: string): { type: string; blob: Buffer } | undefi
     // The blob starts with its own type (uint32 length, then the name): a cheap check that it is a key.
     if (blob.length < 4 || blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("latin1") !== words[i]) return undefined;
     return { type: words[i], blob };
+}
+
+/** Why a pinned hostKey is neither an OpenSSH public key nor a SHA256 fingerprint, or undefined when it is one. */
+export function pinnedKeyProblem(pinned: unknown): string | undefined {
+    const text = typeof pinned === "string" ? pinned.trim() : "";
+    if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(text) || (text && !text.startsWith("SHA256:") && parsePinnedKey(text))) return undefined;
+    return `${show(pinned)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...", as in known_hosts) nor a SHA256 fingerprint ("SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it)`;
 }
 
 /** The host key algorithms that offer a key of this type (so the server shows the pinned key). */

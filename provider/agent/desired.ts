@@ -1,8 +1,10 @@
 // What pulumi-lvs last applied on this node, kept on the node's own disk. IPVS rules, addresses, sysctls
 // and loaded modules vanish on reboot; the restore unit (run once at boot, before anything else touches
 // the node) puts them back from here. It also keeps what each sysctl and the IPVS timeouts were before
-// pulumi-lvs first set them, so a delete puts that back. Only the agent holding the node's lock writes
-// it, atomically (a temporary file, fsync, rename).
+// pulumi-lvs first set them, so a delete puts that back, and who holds each object (the resources that
+// declare it: an object is removed only when the last of them lets go). Only the agent holding the
+// node's lock writes it, atomically (a temporary file, fsync, rename); the record it replaced, when that
+// one was good, stays beside it (desired.prev.json), so a damaged file loses none of the found values.
 import * as fs from "fs";
 import * as path from "path";
 import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "./ipvs";
@@ -11,16 +13,24 @@ import { AgentError } from "./protocol";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");
+const prevFile = (dir: string) => path.join(dir, "desired.prev.json");
 export const unitName = "pulumi-lvs-restore.service";
 
+/** The holder of objects recorded before holders were (by resources that know no holder name of their
+ * own): such a resource's requests come without one and count as this holder. */
+export const unnamedHolder = "pulumi-lvs/unnamed";
+
 export interface Desired {
-    version: 1;
+    version: 2;
+    /** Written before the kernel is changed, with every object of the record before and after the change;
+     * the record written once the change is confirmed has no such mark. */
+    pending?: boolean;
     /** By service name: the service as written, and its real servers by address|port. */
     services: Record<string, { service: VirtualService; realServers: Record<string, RealServer> }>;
     timeouts?: Partial<Timeouts>;
     daemons: Partial<Record<SyncState, Daemon>>;
     sysctls: Record<string, SysctlValue>;
-    /** Who set each sysctl (resources' ids): restored only once the last of them lets go. */
+    /** Who holds each object, by its name (objectName): the resources' holder names. */
     holders: Record<string, string[]>;
     /** By address/prefix%interface. */
     addresses: Record<string, { address: string; iface: string; prefixLength: number }>;
@@ -29,7 +39,51 @@ export interface Desired {
     found: Record<string, SysctlValue | Timeouts>;
 }
 
-const empty = (): Desired => ({ version: 1, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
+const empty = (): Desired => ({ version: 2, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
+
+/** The names objects are held by, one per kind of object. */
+export const objectName = {
+    service: (service: string) => `service ${service}`,
+    realServer: (service: string, realServer: string) => `real server ${realServer} of ${service}`,
+    address: (key: string) => `address ${key}`,
+    daemon: (state: SyncState) => `${state} sync daemon`,
+    timeouts: () => "timeouts",
+    sysctl: (name: string) => `sysctl ${name}`,
+    module: (name: string) => `module ${name}`,
+};
+export const addressKey = (a: { address: string; iface: string; prefixLength: number }) => `${a.address}/${a.prefixLength}%${a.iface}`;
+
+/** Every object the record has, by its name (objectName). */
+export function objectNames(d: Desired): string[] {
+    return [
+        ...Object.entries(d.services).flatMap(([s, { realServers }]) => [objectName.service(s), ...Object.keys(realServers).map((r) => objectName.realServer(s, r))]),
+        ...Object.keys(d.addresses).map(objectName.address),
+        ...(Object.keys(d.daemons) as SyncState[]).map(objectName.daemon),
+        ...(d.timeouts ? [objectName.timeouts()] : []),
+        ...Object.keys(d.sysctls).map(objectName.sysctl),
+        ...d.modules.map(objectName.module),
+    ];
+}
+
+/** A record of version 1 (no holders but a sysctl's): its sysctls' holders under their new names, and
+ * every other object held by the unnamed holder, as the resources that made it have no holder name. */
+function migrate(d: Desired & { version: 1 | 2 }): Desired {
+    if (d.version === 2) return d;
+    const v1 = d.holders;
+    const out: Desired = { ...d, version: 2, holders: {} };
+    for (const [name, hs] of Object.entries(v1)) if (hs.length) out.holders[objectName.sysctl(name)] = hs;
+    for (const o of objectNames(out)) out.holders[o] ??= [unnamedHolder];
+    return out;
+}
+
+function parse(text: string): Desired {
+    const d = JSON.parse(text);
+    if (d?.version !== 1 && d?.version !== 2) throw new Error(`version ${JSON.stringify(d?.version)}, this agent reads 1 and 2`);
+    for (const k of ["services", "daemons", "sysctls", "holders", "addresses", "found"] as const)
+        if (d[k] !== undefined && (typeof d[k] !== "object" || d[k] === null || Array.isArray(d[k]))) throw new Error(`${k} is not an object`);
+    if (d.modules !== undefined && !Array.isArray(d.modules)) throw new Error("modules is not a list");
+    return migrate({ ...empty(), ...d });
+}
 
 export function load(dir: string): Desired {
     let text: string;
@@ -40,19 +94,49 @@ export function load(dir: string): Desired {
         throw new AgentError(`cannot read ${file(dir)}: ${(e as Error).message}`, "state");
     }
     try {
-        const d = JSON.parse(text);
-        if (d?.version !== 1) throw new Error(`version ${JSON.stringify(d?.version)}, this agent reads 1`);
-        return { ...empty(), ...d };
+        return parse(text);
     } catch (e) {
-        throw new AgentError(`${file(dir)} is not a desired state this agent reads (${(e as Error).message}); ` +
-            `move it away to start afresh (the next apply writes a new one)`, "state");
+        const prev = fs.existsSync(prevFile(dir)) ? `; the record before the last change is ${prevFile(dir)}: check it and move it to ` +
+            `${file(dir)} to go on from there` : "";
+        throw new AgentError(`${file(dir)} is not a record of what pulumi-lvs applied that this agent reads (${(e as Error).message})${prev}. ` +
+            `Do not delete it: it holds the values the sysctls and timeouts had before pulumi-lvs set them, which deletes put back`, "state");
     }
 }
 
+/** Whether the record reads, for refresh to report: its problem, or undefined. */
+export function problem(dir: string): string | undefined {
+    try { load(dir); return undefined; } catch (e) { return (e as Error).message; }
+}
+
+/** What the record holds while a change is in flight: every object of `before` and of `next` (next's
+ * settings and holders where it has the object), marked pending. An agent killed before the change is
+ * confirmed leaves nothing in the kernel that the record does not name. */
+export function inFlight(before: Desired, next: Desired): Desired {
+    const services = structuredClone(before.services);
+    for (const [k, s] of Object.entries(next.services))
+        services[k] = { service: s.service, realServers: { ...(services[k]?.realServers ?? {}), ...s.realServers } };
+    return {
+        ...next,
+        pending: true,
+        services,
+        timeouts: next.timeouts ?? before.timeouts,
+        daemons: { ...before.daemons, ...next.daemons },
+        sysctls: { ...before.sysctls, ...next.sysctls },
+        holders: { ...before.holders, ...next.holders },
+        addresses: { ...before.addresses, ...next.addresses },
+        modules: [...new Set([...before.modules, ...next.modules])],
+        found: { ...before.found, ...next.found },
+    };
+}
+
 /** Writes the desired state and the restore unit beside it; where systemd runs, installs and enables
- * the unit (as systemctl enable would: a file in /etc/systemd/system and its wants link). */
+ * the unit (as systemctl enable would: a file in /etc/systemd/system and its wants link). The record it
+ * replaces is kept as desired.prev.json when it is a good one (it read, and no change was in flight). */
 export function save(dir: string, d: Desired, agentFile: string): void {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let old: string | undefined;
+    try { old = fs.readFileSync(file(dir), "utf8"); } catch { /* none yet */ }
+    try { if (old !== undefined && !parse(old).pending) writeAtomic(prevFile(dir), old); } catch { /* not a good one: the last good stays */ }
     writeAtomic(file(dir), JSON.stringify(d) + "\n");
     const unit = restoreUnit(process.execPath, agentFile);
     writeAtomic(path.join(dir, unitName), unit);

@@ -10,6 +10,7 @@ import * as os from "os";
 import { execFile } from "child_process";
 import type { RtNetlinkSocket } from "netlink";
 import { addressBytes as bytesOf, formatAddress } from "../address";
+import { show } from "../show";
 
 /** A failure on the host. `code` is the errno name (EEXIST, EADDRNOTAVAIL, ENODEV, ...) when the kernel gave one. */
 export class HostError extends Error {
@@ -36,9 +37,9 @@ function errnoName(errno: number): string {
 /** The kernel's rules for an interface name (dev_valid_name, IFNAMSIZ 16), kept to printable ASCII. */
 export function interfaceNameProblem(name: unknown): string | undefined {
     const rule = "1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..'";
-    if (typeof name !== "string") return `interface name ${JSON.stringify(name)} is not a string (must be ${rule})`;
+    if (typeof name !== "string") return `interface name ${show(name)} is not a string (must be ${rule})`;
     if (name.length < 1 || name.length > 15 || !/^[\x21-\x7e]+$/.test(name) || /[/:]/.test(name) || name === "." || name === "..")
-        return `interface name ${JSON.stringify(name)} is invalid (must be ${rule})`;
+        return `interface name ${show(name)} is invalid (must be ${rule})`;
     return undefined;
 }
 
@@ -56,7 +57,7 @@ export function addressBytes(address: string): Buffer {
     try {
         return bytesOf(address.replace(/%.*$/, ""));
     } catch {
-        throw new HostError(`${JSON.stringify(address)} is not an IPv4 or IPv6 address`, "EINVAL", errnoOf("EINVAL"));
+        throw new HostError(`${show(address)} is not an IPv4 or IPv6 address`, "EINVAL", errnoOf("EINVAL"));
     }
 }
 
@@ -175,7 +176,7 @@ function addressRequest(address: string, prefixLength: number | undefined) {
     const max = family === 4 ? 32 : 128;
     const plen = prefixLength ?? max;
     if (!Number.isInteger(plen) || plen < 0 || plen > max)
-        throw new HostError(`prefix length ${JSON.stringify(prefixLength)} for ${address} is invalid (must be an integer 0-${max})`, "EINVAL", errnoOf("EINVAL"));
+        throw new HostError(`prefix length ${show(prefixLength)} for ${address} is invalid (must be an integer 0-${max})`, "EINVAL", errnoOf("EINVAL"));
     return { bytes, family, plen, text: `${formatAddress(bytes)}/${plen}` };
 }
 
@@ -310,7 +311,7 @@ export function interfaceSysctl(iface: string, key: keyof typeof INTERFACE_SYSCT
 
 /** Finds a sysctl in the closed table; throws HostError EINVAL for any other name or a bad interface name. */
 export function resolveSysctl(name: string): ResolvedSysctl {
-    if (typeof name !== "string") throw new HostError(`sysctl name ${JSON.stringify(name)} is not a string`, "EINVAL", errnoOf("EINVAL"));
+    if (typeof name !== "string") throw new HostError(`sysctl name ${show(name)} is not a string`, "EINVAL", errnoOf("EINVAL"));
     const fixed = Object.prototype.hasOwnProperty.call(SYSCTLS, name) ? SYSCTLS[name] : undefined;
     if (fixed) return { name, path: "/proc/sys/" + name.replace(/\./g, "/"), ...fixed };
     const prefix = "net.ipv4.conf.";
@@ -324,7 +325,7 @@ export function resolveSysctl(name: string): ResolvedSysctl {
         }
         return { name, path: `/proc/sys/net/ipv4/conf/${iface}/${key}`, interface: iface, ...INTERFACE_SYSCTLS[key] };
     }
-    throw new HostError(`sysctl ${JSON.stringify(name)} is not one the agent manages (allowed: ${Object.keys(SYSCTLS).join(", ")}, ` +
+    throw new HostError(`sysctl ${show(name)} is not one the agent manages (allowed: ${Object.keys(SYSCTLS).join(", ")}, ` +
         `net.ipv4.conf.<all|default|interface>.{${Object.keys(INTERFACE_SYSCTLS).join(",")}})`, "EINVAL", errnoOf("EINVAL"));
 }
 
@@ -350,7 +351,7 @@ export function sysctlProblem(name: string, value: unknown): string | undefined 
         return (e as Error).message;
     }
     if (ruleAccepts(s.rule, value)) return undefined;
-    return `sysctl ${name}: value ${JSON.stringify(value)} is invalid (must be ${s.rule.text})`;
+    return `sysctl ${name}: value ${show(value)} is invalid (must be ${s.rule.text})`;
 }
 
 /** Parses the text of a sysctl file by its rule. */
@@ -359,7 +360,7 @@ export function parseSysctl(name: string, text: string): SysctlValue {
     const fields = text.trim().split(/\s+/);
     const nums = fields.map(Number);
     if (fields[0] === "" || nums.some((n) => !Number.isSafeInteger(n)) || nums.length !== (s.rule.kind === "pair" ? 2 : 1))
-        throw new HostError(`sysctl ${name}: cannot parse ${JSON.stringify(text)}`);
+        throw new HostError(`sysctl ${name}: cannot parse ${show(text)}`);
     return s.rule.kind === "pair" ? [nums[0], nums[1]] : nums[0];
 }
 
@@ -418,7 +419,7 @@ export interface KernelVersion {
 /** "6.1.0-56-amd64" -> 6.1.0. */
 export function parseKernelRelease(release: string): KernelVersion {
     const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
-    if (!m) throw new HostError(`cannot parse kernel release ${JSON.stringify(release)}`);
+    if (!m) throw new HostError(`cannot parse kernel release ${show(release)}`);
     return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3] ?? 0) };
 }
 
@@ -495,7 +496,7 @@ export const MODULES: readonly string[] = [
 
 export function moduleProblem(name: unknown): string | undefined {
     if (typeof name === "string" && MODULES.includes(name)) return undefined;
-    return `module ${JSON.stringify(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`;
+    return `module ${show(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`;
 }
 
 /** loaded: in /proc/modules; builtin: compiled in; available: in modules.dep; missing: none of those. */
@@ -559,7 +560,7 @@ export function moduleState(name: string): ModuleState {
 /** The program the kernel itself runs to load modules (/proc/sys/kernel/modprobe). */
 export function modprobeProgram(): string {
     const program = readOr("/proc/sys/kernel/modprobe", "").trim();
-    if (!program.startsWith("/")) throw new HostError(`module loading is disabled on this host (/proc/sys/kernel/modprobe is ${JSON.stringify(program)})`);
+    if (!program.startsWith("/")) throw new HostError(`module loading is disabled on this host (/proc/sys/kernel/modprobe is ${show(program)})`);
     return program;
 }
 

@@ -17,7 +17,10 @@ export interface Context {
     agentFile: string;
 }
 
-export type Change =
+/** A change to the node. Each may name its holder (the resource it comes from, by a name made at the
+ * resource's creation): an object stays while any holder is left, and two holders cannot declare it
+ * differently. A change without one counts as the unnamed holder (desired.unnamedHolder). */
+export type Change = { holder?: string } & (
     | { service: model.ServiceSpec; adopt?: boolean }
     | { deleteService: model.ServiceKey }
     | { realServer: model.RealServerSpec; service: model.ServiceKey; adopt?: boolean }
@@ -25,11 +28,12 @@ export type Change =
     | { timeouts: Partial<Timeouts> }
     | { startDaemon: Daemon }
     | { stopDaemon: SyncState }
-    | { sysctl: string; value: host.SysctlValue; holder?: string }
-    | { restore: string; holder?: string }
+    | { sysctl: string; value: host.SysctlValue }
+    | { restore: string }
     | { address: string; interface: string; prefixLength?: number }
     | { deleteAddress: string; interface: string; prefixLength?: number }
-    | { module: string };
+    | { module: string }
+    | { deleteModule: string });
 
 // ------------------------------------------------------------------------------------------------
 // Validation: every request is checked in full before anything on the node is touched.
@@ -39,7 +43,7 @@ function fail(field: string, reason: string): never {
 }
 
 function object(v: unknown, field: string): Record<string, unknown> {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) fail(field, `${JSON.stringify(v)} is not an object`);
+    if (typeof v !== "object" || v === null || Array.isArray(v)) fail(field, `${model.show(v)} is not an object`);
     return v as Record<string, unknown>;
 }
 
@@ -63,22 +67,25 @@ function serviceKey(v: unknown, field: string): VirtualServiceId {
     return model.serviceId(k);
 }
 
+/** A real server named for a delete or a drain: its address and port (any family and forwarding: the
+ * kernel finds it by those). */
 function realServerKey(v: unknown, service: VirtualServiceId, field: string): ipvs.RealServerId {
     const o = object(v, field);
     onlyKeys(o, ["address", "port"], field);
-    const r = model.normalizeRealServer({ address: String(o.address), port: o.port as number | undefined }, service);
-    failures(model.validateRealServer({ address: o.address as string, port: o.port as number | undefined, forwarding: "nat" }, service), field);
-    return r;
+    if (typeof o.address !== "string" || !model.familyOf(o.address)) fail(`${field}.address`, `${model.show(o.address)} is not an IPv4 or IPv6 address`);
+    if (o.port !== undefined && !(Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535))
+        fail(`${field}.port`, `${model.show(o.port)} is not a port: an integer from 0 to 65535`);
+    return model.normalizeRealServer({ address: o.address, port: o.port as number | undefined }, service);
 }
 
-/** Who sets a sysctl (a resource's own id): a value stays while any holder is left. */
-function holder(v: unknown, field: string): string | undefined {
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || !/^[\w./:-]{1,200}$/.test(v)) fail(field, `${JSON.stringify(v)} is not a holder: 1 to 200 letters, digits and . / : _ -`);
+/** Who declares an object (a resource's own name): it stays while any holder is left. */
+function holder(v: unknown, field: string): string {
+    if (v === undefined) return desired.unnamedHolder;
+    if (typeof v !== "string" || !/^[\w./:-]{1,200}$/.test(v)) fail(field, `${model.show(v)} is not a holder: 1 to 200 letters, digits and . / : _ -`);
     return v;
 }
 
-type Step =
+type Step = { holder?: string } & (
     | { kind: "service"; want: VirtualService; adopt: boolean }
     | { kind: "deleteService"; id: VirtualServiceId }
     | { kind: "realServer"; service: VirtualServiceId; want: RealServer; adopt: boolean }
@@ -86,13 +93,19 @@ type Step =
     | { kind: "timeouts"; want: Partial<Timeouts> }
     | { kind: "startDaemon"; want: Daemon }
     | { kind: "stopDaemon"; state: SyncState }
-    | { kind: "sysctl"; name: string; value: host.SysctlValue; holder?: string }
-    | { kind: "restore"; name: string; holder?: string }
+    | { kind: "sysctl"; name: string; value: host.SysctlValue }
+    | { kind: "restore"; name: string }
     | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
-    | { kind: "module"; name: string };
+    | { kind: "module" | "deleteModule"; name: string });
 
 function step(v: unknown, field: string): Step {
     const c = object(v, field);
+    const h = holder(c.holder, `${field}.holder`);
+    const { holder: _, ...rest } = c;
+    return { ...changeStep(rest, field), holder: h };
+}
+
+function changeStep(c: Record<string, unknown>, field: string): Step {
     const adopt = c.adopt === undefined ? false : c.adopt === true ? true : c.adopt === false ? false : fail(`${field}.adopt`, "must be a boolean");
     if ("service" in c && "realServer" in c) {
         onlyKeys(c, ["service", "realServer", "adopt"], field);
@@ -122,10 +135,8 @@ function step(v: unknown, field: string): Step {
     if ("timeouts" in c) {
         onlyKeys(c, ["timeouts"], field);
         const t = object(c.timeouts, `${field}.timeouts`);
-        onlyKeys(t, ["tcp", "tcpFin", "udp"], `${field}.timeouts`);
-        for (const [k, v] of Object.entries(t))
-            if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 0x7fffffff / 1000)
-                fail(`${field}.timeouts.${k}`, `${JSON.stringify(v)} is not a timeout: whole seconds from 1 to ${Math.floor(0x7fffffff / 1000)}`);
+        const bad = model.validateTimeouts(t);
+        if (bad.length) fail(`${field}.${bad[0].property}`, bad[0].reason);
         return { kind: "timeouts", want: t as Partial<Timeouts> };
     }
     if ("startDaemon" in c) {
@@ -137,45 +148,42 @@ function step(v: unknown, field: string): Step {
     }
     if ("stopDaemon" in c) {
         onlyKeys(c, ["stopDaemon"], field);
-        if (c.stopDaemon !== "master" && c.stopDaemon !== "backup") fail(`${field}.stopDaemon`, `${JSON.stringify(c.stopDaemon)} is not a sync daemon state: use "master" or "backup"`);
+        if (c.stopDaemon !== "master" && c.stopDaemon !== "backup") fail(`${field}.stopDaemon`, `${model.show(c.stopDaemon)} is not a sync daemon state: use "master" or "backup"`);
         return { kind: "stopDaemon", state: c.stopDaemon };
     }
     if ("sysctl" in c) {
-        onlyKeys(c, ["sysctl", "value", "holder"], field);
+        onlyKeys(c, ["sysctl", "value"], field);
         const name = String(c.sysctl);
         const problem = host.sysctlProblem(name, c.value);
         if (problem) fail(`${field}.sysctl`, problem);
-        return { kind: "sysctl", name, value: c.value as host.SysctlValue, holder: holder(c.holder, `${field}.holder`) };
+        return { kind: "sysctl", name, value: c.value as host.SysctlValue };
     }
     if ("restore" in c) {
-        onlyKeys(c, ["restore", "holder"], field);
+        onlyKeys(c, ["restore"], field);
         const name = String(c.restore);
         if (name !== "timeouts") try { host.resolveSysctl(name); } catch (e) { fail(`${field}.restore`, (e as Error).message); }
-        return { kind: "restore", name, holder: holder(c.holder, `${field}.holder`) };
+        return { kind: "restore", name };
     }
     if ("address" in c || "deleteAddress" in c) {
         const kind = "address" in c ? "address" : "deleteAddress";
         onlyKeys(c, [kind, "interface", "prefixLength"], field);
-        const address = String(c[kind]);
-        const family = model.familyOf(address);
-        if (!family) fail(`${field}.${kind}`, `${JSON.stringify(c[kind])} is not an IPv4 or IPv6 address`);
-        const ifaceProblem = host.interfaceNameProblem(c.interface);
-        if (ifaceProblem) fail(`${field}.interface`, ifaceProblem);
-        const max = family === "inet" ? 32 : 128;
-        const prefixLength = c.prefixLength === undefined ? max : c.prefixLength;
-        if (!Number.isInteger(prefixLength) || (prefixLength as number) < 1 || (prefixLength as number) > max)
-            fail(`${field}.prefixLength`, `${JSON.stringify(c.prefixLength)} is not a prefix length for ${address}: 1 to ${max}`);
-        return { kind, address: model.canonicalAddress(address), iface: c.interface as string, prefixLength: prefixLength as number };
+        const bad = model.validateHostAddress({ address: c[kind], interface: c.interface, prefixLength: c.prefixLength }, field);
+        if (bad.length) fail(bad[0].property.replace(/\.address$/, `.${kind}`), bad[0].reason);
+        const address = c[kind] as string;
+        const prefixLength = (c.prefixLength as number | undefined) ?? (model.familyOf(address) === "inet" ? 32 : 128);
+        return { kind, address: model.canonicalAddress(address), iface: c.interface as string, prefixLength };
     }
-    if ("module" in c) {
-        onlyKeys(c, ["module"], field);
-        const problem = host.moduleProblem(c.module);
-        if (problem) fail(`${field}.module`, problem);
-        return { kind: "module", name: c.module as string };
+    if ("module" in c || "deleteModule" in c) {
+        const kind = "module" in c ? "module" : "deleteModule";
+        onlyKeys(c, [kind], field);
+        const problem = host.moduleProblem(c[kind]);
+        if (problem) fail(`${field}.${kind}`, problem);
+        return { kind, name: c[kind] as string };
     }
     return fail(field, `not a change: give one of service, deleteService, realServer (with service), deleteRealServer (with service), ` +
         `timeouts, startDaemon, stopDaemon, sysctl (with value), restore (a sysctl or "timeouts": back to what was found before ` +
-        `the first change), address or deleteAddress (with interface), module`);
+        `the first change), address or deleteAddress (with interface), module or deleteModule (drops the hold; a module is never unloaded); ` +
+        `each may name its holder`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -280,33 +288,47 @@ export async function apply(args: unknown, ctx: Context): Promise<Report> {
     return applySteps(a.changes.map((c, i) => step(c, `changes[${i}]`)), ctx);
 }
 
-/** Plans, writes, reads back and records the steps on the node's disk, all or nothing. */
-async function applySteps(steps: Step[], ctx: Context): Promise<Report> {
+/**
+ * Plans, writes, reads back and records the steps on the node's disk, all or nothing. The record goes
+ * ahead of the kernel: before the first write it names every object of the record before and after
+ * the change (marked pending), and once the kernel has the change it is the record after it; on a
+ * failure, the record before. An agent killed anywhere in between leaves nothing in the kernel that the
+ * record does not name.
+ */
+async function applySteps(steps: Step[], ctx: Context, restoring = false): Promise<Report> {
     return ctx.exclusive(async () => {
         const h = await ctx.ipvs();
         const before = desired.load(ctx.stateDir);
-        const p: Planner = { h, table: new Table(h), plan: [], expected: new Expected(), next: structuredClone(before) };
+        const p: Planner = { h, table: new Table(h), plan: [], expected: new Expected(), next: structuredClone(before), restoring, warnings: [], kept: [] };
+        const record = (d: Desired) => {
+            try { desired.save(ctx.stateDir, d, ctx.agentFile); return undefined; } catch (e) {
+                return new AgentError(`could not record what was applied in ${ctx.stateDir}, which a reboot restores from: ${(e as Error).message}`, "state");
+            }
+        };
         // Modules first (never undone): a sysctl of the interface a module makes (tunl0) is planned after.
         for (const s of steps) if (s.kind === "module") await planStep(s, p);
         const loaded: Planned[] = [];
-        let failure = await execute(h, p.plan.splice(0), loaded);
+        let failure: Error | undefined;
+        const ahead = () => (JSON.stringify(p.next) !== JSON.stringify(before) ? record(desired.inFlight(before, p.next)) : undefined);
+        if (p.plan.length) failure = ahead();
+        if (!failure) failure = await execute(h, p.plan.splice(0), loaded);
         if (!failure) for (const s of steps) if (s.kind !== "module") await planStep(s, p);
         const done: Planned[] = [...loaded];
+        if (!failure) failure = ahead();
         if (!failure) failure = await execute(h, p.plan, done);
         if (!failure) failure = await readBack(h, p.expected).then(() => undefined, (e) => e as Error);
-        if (!failure && JSON.stringify(p.next) !== JSON.stringify(before)) {
-            try { desired.save(ctx.stateDir, p.next, ctx.agentFile); } catch (e) {
-                failure = new AgentError(`could not record what was applied in ${ctx.stateDir}, which a reboot restores from: ${(e as Error).message}`, "state");
-            }
-        }
+        if (!failure && JSON.stringify(p.next) !== JSON.stringify(before)) failure = record(p.next);
         if (failure) {
             const notes = await rollback(h, done);
+            // The record goes back with the kernel (if it was written ahead); if even that fails, the
+            // pending record still names everything.
+            try { if (desired.load(ctx.stateDir).pending) record(before); } catch { record(before); }
             const note = done.length ? ` (rolled back ${done.length} change${done.length > 1 ? "s" : ""} of this request${notes.length ? `; ${notes.join("; ")}` : ""})` : "";
             const code = (failure as { code?: string }).code;
             throw new AgentError(failure.message + note, (failure as AgentError).field, code);
         }
         const actions = done.flatMap((p) => (p.action ? [p.action] : []));
-        return { changed: actions.length > 0, actions };
+        return { changed: actions.length > 0, actions, ...(p.warnings.length ? { warnings: p.warnings } : {}), ...(p.kept.length ? { kept: p.kept } : {}) };
     });
 }
 
@@ -381,13 +403,17 @@ function expectRealServer(expected: Expected, service: VirtualServiceId, want: R
 }
 
 /** A request being planned: the table as earlier steps leave it, the writes so far, what to read back,
- * and what the node will have applied once they are written (recorded on its disk). */
+ * what the node will have applied once they are written (recorded on its disk), and what to tell the
+ * caller besides the changes. At boot (`restoring`) the record's holders are left as they are. */
 interface Planner {
     h: IpvsHandle;
     table: Table;
     plan: Planned[];
     expected: Expected;
     next: Desired;
+    restoring: boolean;
+    warnings: string[];
+    kept: string[];
 }
 
 function planTimeouts(want: Partial<Timeouts>, live: Timeouts, plan: Planned[]): void {
@@ -403,73 +429,139 @@ function planSysctl(name: string, live: host.SysctlValue, value: host.SysctlValu
         action: `set ${name} ${sysctlText(live)} -> ${sysctlText(value)}` });
 }
 
-const addressKey = (a: { address: string; iface: string; prefixLength: number }) => `${a.address}/${a.prefixLength}%${a.iface}`;
+/** What differs between two declarations of one object, in words ("weight 1 -> 2"), by field. */
+function fieldsDiff(theirs: Record<string, unknown> | undefined, ours: Record<string, unknown>): string[] {
+    if (!theirs) return [];
+    const keys = [...new Set([...Object.keys(theirs), ...Object.keys(ours)])].sort();
+    return keys.filter((k) => JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]))
+        .map((k) => `${k} ${theirs[k] === undefined ? "unset" : JSON.stringify(theirs[k])} -> ${ours[k] === undefined ? "unset" : JSON.stringify(ours[k])}`);
+}
+
+/**
+ * Takes `holder`'s hold of the object `name`: refused (naming them) when other holders declared it with
+ * other settings (`diff`: theirs -> ours, empty when they agree). Returns who else holds it, and whether
+ * the record had it at all (an object in the kernel that the record lacks was made by someone else).
+ */
+function hold(p: Planner, name: string, holder: string | undefined, diff: string[], field: string): { others: string[]; recorded: boolean } {
+    const holders = p.next.holders[name] ?? [];
+    const others = holders.filter((h) => h !== holder);
+    if (p.restoring || holder === undefined) return { others, recorded: holders.length > 0 };
+    if (others.length && diff.length)
+        throw new AgentError(`${name} is held by ${others.join(", ")}, which declared it with other settings (${diff.join(", ")} here); ` +
+            `two resources cannot declare one object differently: give them the same settings, or remove one of them`, field, "EBUSY");
+    p.next.holders[name] = [...others, holder];
+    return { others, recorded: holders.length > 0 };
+}
+
+/** Drops `holder`'s hold of `name`: true when no holder is left, so the object goes. */
+function release(p: Planner, name: string, holder: string | undefined): boolean {
+    if (p.restoring || holder === undefined) return true;
+    const others = (p.next.holders[name] ?? []).filter((h) => h !== holder);
+    if (others.length) {
+        p.next.holders[name] = others;
+        p.kept.push(`kept ${name}: still held by ${others.join(", ")}`);
+        return false;
+    }
+    delete p.next.holders[name];
+    return true;
+}
+
+const O = desired.objectName;
+const daemonSettings = (d: Daemon): Record<string, unknown> => {
+    const o: Record<string, unknown> = { ...d };
+    if (o.mcastGroup !== undefined) o.mcastGroup = model.canonicalAddress(String(o.mcastGroup));
+    for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+    return o;
+};
+const realServerSettings = (r: RealServer): Record<string, unknown> => strip(r, ["address", "port", "addressFamily"]) as unknown as Record<string, unknown>;
+const serviceSettings = (v: VirtualService): Record<string, unknown> => ({ ...v });
 
 /** Decides the writes of one step from what the table holds (as earlier steps of the plan leave it). */
-async function planStep(s: Step, { h, table, plan, expected, next }: Planner): Promise<void> {
+async function planStep(s: Step, p: Planner): Promise<void> {
+    const { h, table, plan, expected, next } = p;
     const W = ipvs.writes;
     switch (s.kind) {
         case "service": {
+            const key = keyOf(s.want);
+            const name = `service ${key}`;
+            const { others, recorded } = hold(p, O.service(key), s.holder,
+                fieldsDiff(next.services[key] && serviceSettings(next.services[key].service), serviceSettings(s.want)), "service");
             const live = await table.service(s.want);
-            const name = `service ${keyOf(s.want)}`;
-            next.services[keyOf(s.want)] = { service: s.want, realServers: next.services[keyOf(s.want)]?.realServers ?? {} };
+            next.services[key] = { service: s.want, realServers: next.services[key]?.realServers ?? {} };
             if (!live) {
                 plan.push({ ipvs: W.addService(s.want), undo: () => [W.deleteService(s.want)], action: `added ${name}` });
             } else {
                 const diff = serviceDiff(s.want, live);
-                if (!diff.length) return;
-                if (!s.adopt) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
-                    `set adopt to take it over and converge it, or remove it from the director`, "service", "EEXIST");
-                plan.push({ ipvs: W.updateService(s.want), undo: () => [W.updateService(liveService(live))], action: `updated ${name}: ${diff.join(", ")}` });
+                if (!recorded && !p.restoring) p.warnings.push(`took over ${name}, which pulumi-lvs had not made (it was not in this node's record)` +
+                    (diff.length ? `, converging it (${diff.join(", ")})` : ""));
+                if (diff.length) {
+                    if (!s.adopt && !others.length) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
+                        `set adopt to take it over and converge it, or remove it from the director`, "service", "EEXIST");
+                    plan.push({ ipvs: W.updateService(s.want), undo: () => [W.updateService(liveService(live))], action: `updated ${name}: ${diff.join(", ")}` });
+                }
             }
             table.setService(s.want, s.want);
-            expected.services.set(keyOf(s.want), s.want);
+            expected.services.set(key, s.want);
             return;
         }
         case "deleteService": {
-            delete next.services[keyOf(s.id)];
+            const key = keyOf(s.id);
+            if (!release(p, O.service(key), s.holder)) return;
+            // Its real servers go with it, in the kernel and in the record.
+            for (const r of Object.keys(next.services[key]?.realServers ?? {})) delete next.holders[O.realServer(key, r)];
+            delete next.services[key];
             const live = await table.service(s.id);
             if (!live) return;
             const dests = [...(await table.realServers(s.id)).values()];
             plan.push({ ipvs: W.deleteService(s.id), undo: () => [W.addService(liveService(live)), ...dests.map((d) => W.addDestination(s.id, liveRealServer(d)))],
-                action: `deleted service ${keyOf(s.id)}${dests.length ? ` and its ${dests.length} real server${dests.length > 1 ? "s" : ""}` : ""}` });
+                action: `deleted service ${key}${dests.length ? ` and its ${dests.length} real server${dests.length > 1 ? "s" : ""}` : ""}` });
             table.setService(s.id, undefined);
-            expected.services.delete(keyOf(s.id));
-            expected.realServers.delete(keyOf(s.id));
+            expected.services.delete(key);
+            expected.realServers.delete(key);
             return;
         }
         case "realServer": {
+            const key = keyOf(s.service);
             const service = await table.service(s.service);
-            if (!service) throw new AgentError(`service ${keyOf(s.service)} does not exist on this director: create it first`, "service", "ESRCH");
+            if (!service) throw new AgentError(`service ${key} does not exist on this director: create it first`, "service", "ESRCH");
+            const name = rsName(s.service, s.want);
+            const recordedRs = next.services[key]?.realServers[rsKey(s.want)];
+            const { others, recorded } = hold(p, O.realServer(key, rsKey(s.want)), s.holder,
+                fieldsDiff(recordedRs && realServerSettings(recordedRs), realServerSettings(s.want)), "realServer");
             const m = await table.realServers(s.service);
             const live = m.get(rsKey(s.want));
-            const name = rsName(s.service, s.want);
-            (next.services[keyOf(s.service)] ??= { service: liveService(service), realServers: {} }).realServers[rsKey(s.want)] = s.want;
+            (next.services[key] ??= { service: liveService(service), realServers: {} }).realServers[rsKey(s.want)] = s.want;
             if (!live) {
                 plan.push({ ipvs: W.addDestination(s.service, s.want), undo: () => [W.deleteDestination(s.service, s.want)], action: `added ${name}` });
             } else {
                 const diff = realServerDiff(s.want, live);
-                if (!diff.length) return;
-                if (!s.adopt) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
-                    `set adopt to take it over and converge it, or remove it from the director`, "realServer", "EEXIST");
-                plan.push({ ipvs: W.updateDestination(s.service, s.want), undo: () => [W.updateDestination(s.service, liveRealServer(live))], action: `updated ${name}: ${diff.join(", ")}` });
+                if (!recorded && !p.restoring) p.warnings.push(`took over ${name}, which pulumi-lvs had not made (it was not in this node's record)` +
+                    (diff.length ? `, converging it (${diff.join(", ")})` : ""));
+                if (diff.length) {
+                    if (!s.adopt && !others.length) throw new AgentError(`${name} already exists with other settings (${diff.join(", ")}); ` +
+                        `set adopt to take it over and converge it, or remove it from the director`, "realServer", "EEXIST");
+                    plan.push({ ipvs: W.updateDestination(s.service, s.want), undo: () => [W.updateDestination(s.service, liveRealServer(live))], action: `updated ${name}: ${diff.join(", ")}` });
+                }
             }
             m.set(rsKey(s.want), s.want);
             expectRealServer(expected, s.service, s.want);
             return;
         }
         case "deleteRealServer": {
-            delete next.services[keyOf(s.service)]?.realServers[rsKey(s.id)];
+            const key = keyOf(s.service);
+            if (!release(p, O.realServer(key, rsKey(s.id)), s.holder)) return;
+            delete next.services[key]?.realServers[rsKey(s.id)];
             if (!(await table.service(s.service))) return;
             const m = await table.realServers(s.service);
             const live = m.get(rsKey(s.id));
             if (!live) return;
             plan.push({ ipvs: W.deleteDestination(s.service, s.id), undo: () => [W.addDestination(s.service, liveRealServer(live))], action: `deleted ${rsName(s.service, s.id)}` });
             m.delete(rsKey(s.id));
-            expected.realServers.get(keyOf(s.service))?.want.delete(rsKey(s.id));
+            expected.realServers.get(key)?.want.delete(rsKey(s.id));
             return;
         }
         case "timeouts": {
+            hold(p, O.timeouts(), s.holder, fieldsDiff(next.timeouts, s.want), "timeouts");
             const live = await h.timeouts();
             next.found.timeouts ??= live;
             next.timeouts = { ...next.timeouts, ...s.want };
@@ -477,6 +569,8 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "startDaemon": {
+            const recordedDaemon = next.daemons[s.want.state];
+            hold(p, O.daemon(s.want.state), s.holder, fieldsDiff(recordedDaemon && daemonSettings(recordedDaemon), daemonSettings(s.want)), "startDaemon");
             next.daemons[s.want.state] = s.want;
             const live = (await h.daemons()).find((d) => d.state === s.want.state);
             const diff = live ? model.daemonDiff(s.want, live) : [];
@@ -487,6 +581,7 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "stopDaemon": {
+            if (!release(p, O.daemon(s.state), s.holder)) return;
             delete next.daemons[s.state];
             const live = (await h.daemons()).find((d) => d.state === s.state);
             if (!live) return;
@@ -494,11 +589,9 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "sysctl": {
-            const others = (next.holders[s.name] ?? []).filter((h) => h !== s.holder);
-            if (others.length && sysctlText(next.sysctls[s.name]) !== sysctlText(s.value))
-                throw new AgentError(`${s.name}: ${others.join(", ")} holds it at ${sysctlText(next.sysctls[s.name])}; ` +
-                    `two resources cannot declare different values for it (${sysctlText(s.value)} here)`, "sysctl", "EBUSY");
-            if (s.holder) next.holders[s.name] = [...others, s.holder];
+            const recordedValue = next.sysctls[s.name];
+            hold(p, O.sysctl(s.name), s.holder, recordedValue === undefined || sysctlText(recordedValue) === sysctlText(s.value) ? []
+                : [`${sysctlText(recordedValue)} -> ${sysctlText(s.value)}`], "sysctl");
             const before = host.getSysctl(s.name);
             next.found[s.name] ??= before;
             next.sysctls[s.name] = s.value;
@@ -506,12 +599,11 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "restore": { // back to what was found before the first change (once no holder is left); the node forgets both
-            const others = (next.holders[s.name] ?? []).filter((h) => h !== s.holder);
-            if (s.holder && others.length) { next.holders[s.name] = others; return; }
-            delete next.holders[s.name];
+            const timeouts = s.name === "timeouts";
+            if (!release(p, timeouts ? O.timeouts() : O.sysctl(s.name), s.holder)) return;
             const found = next.found[s.name];
             delete next.found[s.name];
-            if (s.name === "timeouts") {
+            if (timeouts) {
                 delete next.timeouts;
                 if (found) planTimeouts(found as Timeouts, await h.timeouts(), plan);
             } else {
@@ -522,11 +614,14 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
         }
         case "address":
         case "deleteAddress": {
+            const key = desired.addressKey(s);
+            const name = `${s.address}/${s.prefixLength} on ${s.iface}`;
+            if (s.kind === "address") hold(p, O.address(key), s.holder, [], "address");
+            else if (!release(p, O.address(key), s.holder)) return;
             const present = (await host.listAddresses(s.iface))
                 .some((a) => model.canonicalAddress(a.address) === s.address && a.prefixLength === s.prefixLength);
-            const name = `${s.address}/${s.prefixLength} on ${s.iface}`;
-            if (s.kind === "address") next.addresses[addressKey(s)] = { address: s.address, iface: s.iface, prefixLength: s.prefixLength };
-            else delete next.addresses[addressKey(s)];
+            if (s.kind === "address") next.addresses[key] = { address: s.address, iface: s.iface, prefixLength: s.prefixLength };
+            else delete next.addresses[key];
             const add = () => host.addAddress(s.iface, s.address, s.prefixLength);
             const del = () => host.deleteAddress(s.iface, s.address, s.prefixLength);
             if (s.kind === "deleteAddress") {
@@ -539,9 +634,14 @@ async function planStep(s: Step, { h, table, plan, expected, next }: Planner): P
             return;
         }
         case "module": {
+            hold(p, O.module(s.name), s.holder, [], "module");
             if (!next.modules.includes(s.name)) next.modules.push(s.name);
             if (["loaded", "builtin"].includes(host.moduleState(s.name))) return;
             plan.push({ host: async () => { await host.loadModule(s.name); }, undo: () => [], action: `loaded module ${s.name}` });
+            return;
+        }
+        case "deleteModule": { // never unloaded (an interface it made, tunl0, may be in use); a reboot no longer loads it
+            if (release(p, O.module(s.name), s.holder)) next.modules = next.modules.filter((m) => m !== s.name);
             return;
         }
     }
@@ -569,10 +669,10 @@ function restoreSteps(d: Desired): Step[] {
 export async function restore(ctx: Context): Promise<Report & { failed: string[] }> {
     const steps = restoreSteps(desired.load(ctx.stateDir));
     try {
-        return { ...(await applySteps(steps, ctx)), failed: [] };
+        return { ...(await applySteps(steps, ctx, true)), failed: [] };
     } catch { /* one at a time, below */ }
     const actions: string[] = [], failed: string[] = [];
-    for (const s of steps) await applySteps([s], ctx).then((r) => actions.push(...r.actions), (e) => failed.push((e as Error).message));
+    for (const s of steps) await applySteps([s], ctx, true).then((r) => actions.push(...r.actions), (e) => failed.push((e as Error).message));
     return { changed: actions.length > 0, actions, failed };
 }
 
@@ -631,9 +731,11 @@ export async function addresses(args: unknown): Promise<host.InterfaceAddress[]>
     return host.listAddresses(a.interface as string | undefined);
 }
 
-/** What this node is: the kernel, its IPVS, schedulers and features. */
-export async function probe(): Promise<host.HostProbe> {
-    return host.probe();
+/** What this node is: the kernel, its IPVS, schedulers and features; and, when the node's record of what
+ * pulumi-lvs applied cannot be read, why (refresh reports it). */
+export async function probe(ctx: Pick<Context, "stateDir">): Promise<host.HostProbe & { recordProblem?: string }> {
+    const recordProblem = desired.problem(ctx.stateDir);
+    return { ...(await host.probe()), ...(recordProblem ? { recordProblem } : {}) };
 }
 
 /**
@@ -642,16 +744,25 @@ export async function probe(): Promise<host.HostProbe> {
  */
 export async function drain(args: unknown, ctx: Context): Promise<Report & { waitedSeconds: number; activeConnections: number }> {
     const a = object(args, "args");
-    onlyKeys(a, ["service", "realServer", "timeoutSeconds"], "args");
+    onlyKeys(a, ["service", "realServer", "timeoutSeconds", "holder"], "args");
     const service = serviceKey(a.service, "service");
     const id = realServerKey(a.realServer, service, "realServer");
-    const timeout = a.timeoutSeconds ?? 300;
-    if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > 86400)
-        fail("timeoutSeconds", `${JSON.stringify(timeout)} is not a drain deadline: whole seconds from 0 to 86400`);
+    const by = holder(a.holder, "holder");
+    const remove = () => applySteps([{ kind: "deleteRealServer", service, id, holder: by }], ctx);
+    const timeout = a.timeoutSeconds ?? model.defaultDrainTimeout;
+    const bad = model.validateDrainTimeout(timeout, "timeoutSeconds");
+    if (bad.length) fail(bad[0].property, bad[0].reason);
     const h = await ctx.ipvs();
     const name = rsName(service, id);
     const find = async () => (await h.service(service)) ? (await h.destinations(service)).find((d) => rsKey(d) === rsKey(id)) : undefined;
     const actions: string[] = [];
+    // Held by another resource too: this one lets go, and the real server keeps its weight.
+    const others = await ctx.exclusive(async () =>
+        (desired.load(ctx.stateDir).holders[desired.objectName.realServer(keyOf(service), rsKey(id))] ?? []).filter((x) => x !== by));
+    if (others.length) {
+        const r = await remove();
+        return { ...r, waitedSeconds: 0, activeConnections: 0 };
+    }
     const first = await ctx.exclusive(async () => {
         const live = await find();
         if (live && live.weight !== 0) {
@@ -660,7 +771,7 @@ export async function drain(args: unknown, ctx: Context): Promise<Report & { wai
         }
         return live;
     });
-    if (!first) return { changed: false, actions, waitedSeconds: 0, activeConnections: 0 };
+    if (!first) return { ...(await remove()), waitedSeconds: 0, activeConnections: 0 };
     const start = Date.now();
     let active = first.activeConns ?? 0;
     while (active > 0 && Date.now() - start < (timeout as number) * 1000) {
@@ -668,7 +779,7 @@ export async function drain(args: unknown, ctx: Context): Promise<Report & { wai
         active = (await find())?.activeConns ?? 0;
     }
     const waitedSeconds = Math.round((Date.now() - start) / 100) / 10;
-    const deleted = await applySteps([{ kind: "deleteRealServer", service, id }], ctx);
+    const deleted = await remove();
     if (deleted.changed) actions.push(`deleted ${name} after ${waitedSeconds} s with ${active} active connection${active === 1 ? "" : "s"} left`);
     return { changed: actions.length > 0, actions, waitedSeconds, activeConnections: active };
 }

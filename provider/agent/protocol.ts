@@ -34,4 +34,8 @@ export class AgentError extends Error {
 export interface Report {
     changed: boolean;
     actions: string[];
+    /** What the caller should be told: an object taken over that pulumi-lvs had not made. */
+    warnings?: string[];
+    /** Objects a delete left in place because other holders still declare them. */
+    kept?: string[];
 }

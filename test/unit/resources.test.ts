@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { dosProtection, realServerNode } from "../../provider/resources";
 import { director } from "../../provider/resources";
 
-const connection = { host: "10.0.0.21", hostKey: "SHA256:x", privateKey: "k" };
+const connection = { host: "10.0.0.21", hostKey: "SHA256:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", privateKey: "k" };
 const failures = async (p: typeof dosProtection, news: Record<string, unknown>) =>
     ((await p.check!({}, { connection, ...news })).failures ?? []).map((f) => `${f.property}: ${f.reason}`);
 
