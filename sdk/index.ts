@@ -213,7 +213,7 @@ export interface RealServerArgs {
     /** Take over an existing real server of the same address with other settings, converging it. */
     adopt?: pulumi.Input<boolean>;
     /**
-     * Drain before removing: when this real server is deleted (or replaced, which deletes first), its
+     * Drain before removing: when this real server is deleted (or replaced: the new one is made first), its
      * weight goes to 0 so it takes no new connections, the delete waits until its active connections have
      * ended or `timeout` passes, and only then removes it (what is still open then is left to the kernel,
      * as after a plain delete: with net.ipv4.vs.expire_nodest_conn 1 it is cut off at once). Without it,
