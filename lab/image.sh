@@ -16,7 +16,10 @@ fail() { echo "lab: $*" >&2; exit 1; }
 # extracted packages, so only their libraries are installed here (no service is ever started). ipvsadm
 # and nft bring their libraries in the image. dpkg-query fails for a package dpkg has never heard of
 # (and prints nothing): each package is asked on its own, and anything but "installed" is missing.
-host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libaudit1 libselinux1 libpam0g libpam-modules zlib1g"
+# LAB_CHECK_EXTRA_PACKAGES adds names to the check (test/unit/setup.test.ts: one dpkg has never heard of).
+host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libaudit1 libselinux1 libpam0g libpam-modules zlib1g${LAB_CHECK_EXTRA_PACKAGES:+ $LAB_CHECK_EXTRA_PACKAGES}"
+command -v dpkg-query >/dev/null && command -v apt-get >/dev/null \
+  || fail "dpkg-query or apt-get is missing: the lab needs a Debian or Ubuntu machine (it installs Debian packages)"
 missing=
 for p in $host_packages; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing="$missing $p"
@@ -25,7 +28,9 @@ missing=${missing# }
 if [ -n "$missing" ]; then
   [ "$(id -u)" = 0 ] || fail "these Debian packages are missing and installing them needs root: $missing"
   echo "lab: installing Debian packages this machine lacks: $missing" >&2
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } >&2 \
+  apt-get update -qq >&2 || fail "apt-get update failed (see above), so these Debian packages could not be installed: $missing"
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2 \
     || fail "apt-get could not install: $missing (see above)"
   echo "lab: installed $missing" >&2
 fi
@@ -35,23 +40,29 @@ apt_ready=
 apt_fetch() { # packages... -> extracted into $PWD/root
   [ -n "$apt_ready" ] || { apt-get update -qq >&2 || fail "apt-get update failed"; apt_ready=1; }
   apt-get download -qq -o APT::Sandbox::User=root "$@" >&2 || fail "apt-get download $* failed"
-  for deb in *.deb; do dpkg -x "$deb" root; done; rm -f ./*.deb
+  for deb in *.deb; do dpkg -x "$deb" root || fail "dpkg -x $deb failed (see above)"; done; rm -f ./*.deb
 }
 
 kdir=$(for d in "$cache"/kernel-*; do [ -f "$d/ready" ] && echo "$d"; done | tail -n 1 || true)
 if [ -z "$kdir" ]; then
   apt-get update -qq >&2 || fail "apt-get update failed"; apt_ready=1
-  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  deps=$(apt-cache depends linux-image-amd64) || fail "apt-cache depends linux-image-amd64 failed (see above)"
+  pkg=$(awk '/Depends: linux-image-[0-9]/ { print $2; exit }' <<< "$deps")
   [ -n "$pkg" ] || fail "apt does not name a kernel package behind linux-image-amd64"
   kdir=$cache/kernel-$pkg
   echo "lab: fetching and unpacking $pkg (about 70 MB)" >&2
   rm -rf "$kdir"; mkdir -p "$kdir/tmp"; cd "$kdir/tmp"
   apt_fetch "$pkg" busybox-static
+  [ -d root/boot ] && [ -d root/lib/modules ] && [ -x root/bin/busybox ] \
+    || fail "$pkg or busybox-static is not laid out as expected (boot/, lib/modules/, bin/busybox): $(ls root)"
   mv root/boot root/lib "$kdir/"; mv root/bin/busybox "$kdir/busybox"; cd "$kdir"; rm -rf tmp
-  release=$(ls lib/modules); offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' boot/vmlinuz-* | head -n 1 | cut -d: -f1)
+  release=$(ls lib/modules)
+  # The first xz stream in vmlinuz is the kernel (grep exits 1 when there is none: checked below).
+  offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' boot/vmlinuz-* | awk -F: 'NR == 1 { print $1 }' || true)
+  [ -n "$offset" ] || fail "$pkg's vmlinuz holds no xz stream: cannot extract the uncompressed vmlinux"
   tail -c +$((offset + 1)) boot/vmlinuz-* | xz -dc 2>/dev/null > vmlinux || true
   [ "$(head -c 4 vmlinux | od -An -c | tr -d ' ')" = '177ELF' ] || fail "could not extract vmlinux from $pkg"
-  ./busybox depmod -b "$kdir" "$release"
+  ./busybox depmod -b "$kdir" "$release" || fail "depmod of $release failed (see above)"
   touch ready
 fi
 release=$(ls "$kdir/lib/modules")
@@ -65,9 +76,11 @@ if [ ! -f "$img/ready" ]; then
   # root/usr/lib, found through LD_LIBRARY_PATH by the bin/nft wrapper, so nothing of it reaches the machine.
   apt_fetch openssh-server openssh-sftp-server ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 sudo nftables libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
   lab_libs=/lab/root/usr/lib/x86_64-linux-gnu:/lab/root/lib/x86_64-linux-gnu
-  missing_libs=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu:root/lib/x86_64-linux-gnu \
-    ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so root/usr/sbin/nft \
-    | awk '/not found/ { print $1 }' | sort -u)
+  # ldd exits 0 when a library is not found (listed below) and 1 when a program is missing or unreadable.
+  ldd_out=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu:root/lib/x86_64-linux-gnu \
+    ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so root/usr/sbin/nft 2>&1) \
+    || fail "ldd could not read the guest's sshd, ipvsadm, sudo or nft as extracted from their packages: $ldd_out"
+  missing_libs=$(awk '/not found/ { print $1 }' <<< "$ldd_out" | sort -u)
   [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
   # ipvsadm (the tests' oracle) and nft (their firewall marks) with the libraries they brought: found
@@ -112,7 +125,8 @@ CFG
     for d in ${line#*:}; do want="$want $(basename "$d" .ko)"; done
   done
   cp "$dep" "$ir/lib/modules/$release/"
-  (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.cpio.gz; rm -rf "$ir"
+  (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.cpio.gz || fail "packing the initramfs failed (see above)"
+  rm -rf "$ir"
   echo "KERNEL_DIR=$kdir" > kernel.env; echo "KERNEL_RELEASE=$release" >> kernel.env
   touch ready
 fi

@@ -28,7 +28,7 @@ down() {
 }
 
 up() {
-  local img; img=$(bash "$here/image.sh")
+  local img; img=$(bash "$here/image.sh") || fail "the lab image could not be built (lab/image.sh stopped; see above)"
   if running; then
     if [ "$(cat "$run/image" 2>/dev/null)" = "$img" ] && [ "$(cat "$run/project" 2>/dev/null)" = "$repo" ]; then wait_ssh; return; fi
     echo "lab: the image or the project checkout changed; restarting the lab" >&2; down
@@ -117,6 +117,6 @@ case "${1:-}" in
       done
     else echo "lab: not running"; exit 3; fi ;;
   reboot) [ $# -eq 2 ] || fail "usage: lab.sh reboot HOST"; running || fail "the lab is not running (npm run lab:up)"; reboot "$2"; echo "lab: $2 rebooted" ;;
-  ssh) [ $# -ge 2 ] || fail "usage: lab.sh ssh HOST [COMMAND...]"; running || fail "the lab is not running (npm run lab:up)"; shift; lab_ssh "$@" ;;
+  ssh) [ $# -ge 2 ] || fail "usage: lab.sh ssh HOST [COMMAND...]"; running || fail "the lab is not running (npm run lab:up)"; port_of "$2" >/dev/null; shift; lab_ssh "$@" ;;
   *) fail "usage: lab.sh up | down | status | ssh HOST [COMMAND...] | reboot HOST" ;;
 esac

