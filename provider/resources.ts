@@ -70,6 +70,13 @@ async function apply(c: Connection, changes: unknown[]): Promise<Report> {
     return r;
 }
 
+/** A valid declaration with ipvsadm's defaults filled in (wlc, weight 1, ...) as the kernel reports
+ * them, so a plan after a refresh that found drift shows both values ("weight: 7 => 1"). */
+function withDefaults(news: Record<string, unknown>, failures: Failure[], normal: (i: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+    if (failures.length || JSON.stringify(news).includes(unknownValue)) return news;
+    return { ...news, ...normal(news) };
+}
+
 /**
  * Two resources of one program that declare one object (on one node) with different settings: refused
  * at check, before anything is applied. Every check of a run happens in this one provider process, so
@@ -381,7 +388,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
         if (!failures.length && news.connection?.host)
             checkDuplicate(`${target(news.connection)}/${model.serviceName(model.serviceId(spec))}`, `service ${model.serviceName(model.serviceId(spec))} on ${target(news.connection)}`,
                 normalService(news), failures);
-        return { inputs: news, failures };
+        return { inputs: withDefaults(news, failures, normalService), failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
         // The identity as the kernel has it ("fd00::1" and "fd00:0::1" are one address).
@@ -459,7 +466,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
             const where = `${model.familyOf(news.address) === "inet6" ? `[${news.address}]` : news.address}:${rs.port}`;
             checkDuplicate(`${target(news.connection)}/${service}/${where}`, `real server ${where} of ${service} on ${target(news.connection)}`, rs, failures);
         }
-        return { inputs: news, failures };
+        return { inputs: withDefaults(news, failures, normalRealServer), failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
         const o = normalRealServer(olds), n = normalRealServer(news);

@@ -64,6 +64,9 @@ test("drift made by hand shows in refresh, and up repairs it", async () => {
     expect(refresh).toMatch(/~ weight\s*: 1 => 7/);
     expect(refresh).toMatch(/RealServer: \(delete\)\s*\[id=[^\]]*\/10\.1\.0\.23:80\]/);
     await expect(stack.run("preview", "--expect-no-changes")).rejects.toThrow(/no changes were expected/);
+    // The repair's plan marks the field that changes, with both values (a detailed diff against the refreshed state).
+    const plan = await stack.run("preview", "--diff");
+    expect(plan).toMatch(/~ weight\s*: 7 => 1/);
     await stack.run("up", "--yes", "--skip-preview");
     expect((await ours()).sort()).toEqual([...declared].sort());
     await stack.run("up", "--yes", "--expect-no-changes");
