@@ -756,14 +756,10 @@ export async function drain(args: unknown, ctx: Context): Promise<Report & { wai
     const name = rsName(service, id);
     const find = async () => (await h.service(service)) ? (await h.destinations(service)).find((d) => rsKey(d) === rsKey(id)) : undefined;
     const actions: string[] = [];
-    // Held by another resource too: this one lets go, and the real server keeps its weight.
-    const others = await ctx.exclusive(async () =>
-        (desired.load(ctx.stateDir).holders[desired.objectName.realServer(keyOf(service), rsKey(id))] ?? []).filter((x) => x !== by));
-    if (others.length) {
-        const r = await remove();
-        return { ...r, waitedSeconds: 0, activeConnections: 0 };
-    }
+    // Held by another resource too: this one only lets go, and the real server keeps its weight.
     const first = await ctx.exclusive(async () => {
+        const holders = desired.load(ctx.stateDir).holders[desired.objectName.realServer(keyOf(service), rsKey(id))] ?? [];
+        if (holders.some((x) => x !== by)) return "held" as const;
         const live = await find();
         if (live && live.weight !== 0) {
             await h.updateDestination(service, { ...liveRealServer(live), weight: 0 });
@@ -771,7 +767,7 @@ export async function drain(args: unknown, ctx: Context): Promise<Report & { wai
         }
         return live;
     });
-    if (!first) return { ...(await remove()), waitedSeconds: 0, activeConnections: 0 };
+    if (first === "held" || !first) return { ...(await remove()), waitedSeconds: 0, activeConnections: 0 };
     const start = Date.now();
     let active = first.activeConns ?? 0;
     while (active > 0 && Date.now() - start < (timeout as number) * 1000) {
