@@ -591,8 +591,10 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const c = props.connection as Connection;
-        const held = await heldAddresses(c, nodeAddresses(props));
-        const sysctls = await (await agentFor(c)).request<Sysctls>("sysctls", { names: Object.keys(props.sysctls ?? {}) });
+        const agent = await agentFor(c);
+        const [held, sysctls, probe] = await Promise.all([heldAddresses(c, nodeAddresses(props)),
+            agent.request<Sysctls>("sysctls", { names: Object.keys(props.sysctls ?? {}) }), agent.request<Record<string, any>>("probe")]);
+        if (probe.recordProblem) throw new Error(`${target(c)}: ${probe.recordProblem}`);
         return { id, props: plain({ ...props, vips: held.map((a) => a.address), sysctls }) };
     },
     async delete(_id, props) {
