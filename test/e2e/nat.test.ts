@@ -58,6 +58,17 @@ test("a second up changes nothing", async () => {
     expect(out).toContain("8 unchanged");
 });
 
+test("a node record the agent cannot read fails the refresh, naming the file and the record before it", async () => {
+    const good = await sh("director1", "cat /var/lib/pulumi-lvs/desired.json");
+    try {
+        await sh("director1", "printf '{torn' > /var/lib/pulumi-lvs/desired.json");
+        await expect(stack.run("refresh", "--yes")).rejects.toThrow(/\/var\/lib\/pulumi-lvs\/desired\.json is not a record of what pulumi-lvs applied that this agent reads .*the record before the last change is \/var\/lib\/pulumi-lvs\/desired\.prev\.json/);
+    } finally {
+        await sh("director1", "cat > /var/lib/pulumi-lvs/desired.json", good);
+    }
+    await stack.run("up", "--yes", "--expect-no-changes");
+});
+
 test("drift made by hand shows in refresh, and up repairs it", async () => {
     await sh("director1", `ipvsadm -e -t ${vip} -r 10.1.0.22:80 -m -w 7 && ipvsadm -d -t ${vip} -r 10.1.0.23:80`);
     const refresh = await stack.run("refresh", "--yes", "--diff");
