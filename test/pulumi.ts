@@ -63,11 +63,23 @@ export async function exampleStack(example: string): Promise<Stack> {
 
 /** A stack of the Pulumi program in `dir` (any program that uses examples/lab.ts), configured for the lab. */
 export async function labStack(dir: string): Promise<Stack> {
+    return labStackNamed(dir, `e2e${process.pid}`);
+}
+
+/** As labStack, under a stack name of the caller's: two stacks of one project (each in a backend of its own) keep their config apart. */
+export async function labStackNamed(dir: string, name: string): Promise<Stack> {
     const { lab } = await import("./lab");
     const { hosts, privateKeyPath } = lab();
-    const stack = await newStack(dir, `e2e${process.pid}`);
+    const stack = await newStack(dir, name);
     const pinned = Object.fromEntries(Object.entries(hosts).map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]));
     await stack.config("hosts", JSON.stringify(pinned));
     await stack.config("privateKey", fs.readFileSync(privateKeyPath, "utf8"), true);
     return stack;
+}
+
+/** The outputs of one resource of a stack's state, found by the end of its URN ("::name"). */
+export function resourceOutputs(stack: Stack, name: string): Record<string, any> | undefined {
+    const state = JSON.parse(fs.readFileSync(stack.stateFile(), "utf8"));
+    const r = (state.checkpoint?.latest?.resources ?? []).find((x: { urn: string }) => x.urn.endsWith(`::${name}`));
+    return r?.outputs;
 }
