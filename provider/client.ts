@@ -227,6 +227,7 @@ export function agentFor(c: Connection): Promise<AgentSession> {
     const key = target(c) + (c.sudo ? " sudo" : "");
     let s = pool.get(key);
     if (!s) {
+        watchEngine();
         const started = startSession(c);
         s = started;
         pool.set(key, started);
@@ -239,4 +240,40 @@ export function agentFor(c: Connection): Promise<AgentSession> {
 export async function closeAgents(): Promise<void> {
     for (const s of pool.values()) (await s.catch(() => undefined))?.close();
     pool.clear();
+}
+
+// When the Pulumi engine dies (kill -9, a cancelled CI job), the dynamic provider it started does not:
+// its gRPC server keeps it alive, and with it every SSH session and the agents on the nodes. The engine
+// starts the provider (through the shell shim pulumi-resource-pulumi-nodejs) with stdin a pipe whose
+// write end only the engine holds and never writes to or closes: the kernel closes it when the engine
+// ends, however it ends, so end of file on stdin means the engine is gone. (The parent pid says nothing:
+// the provider's parent is the shim, which lives on.) Nothing here keeps the process alive or costs a
+// request anything: one read on stdin, unreferenced.
+let watching = false, leaving = false;
+
+/** Whether this process is @pulumi/pulumi's dynamic provider (node .../cmd/dynamic-provider/index.js). */
+export function isDynamicProvider(argv = process.argv): boolean {
+    return /[\\/]@pulumi[\\/]pulumi[\\/]cmd[\\/]dynamic-provider([\\/]index(\.js)?)?$/.test(argv[1] ?? "");
+}
+
+/** Once per process, in a dynamic provider with a pipe for stdin: when it ends, close every session and exit. */
+function watchEngine(): void {
+    if (watching) return;
+    watching = true;
+    let pipe = false;
+    try { pipe = fs.fstatSync(0).isFIFO(); } catch { /* no stdin at all */ }
+    if (!isDynamicProvider() || !pipe) return;
+    const stdin = process.stdin;
+    stdin.on("data", () => undefined).once("end", () => engineGone("its stdin ended")).once("error", (e) => engineGone(`its stdin failed: ${e.message}`));
+    (stdin as unknown as { unref?(): void }).unref?.();
+}
+
+/** The engine is gone: end every SSH connection (so the agents' input ends and they exit), then exit. */
+function engineGone(why: string): void {
+    if (leaving) return;
+    leaving = true;
+    trace(`the Pulumi engine is gone (${why}): closing ${pool.size} agent session(s) and exiting`);
+    const closing = [...pool.values()].map((p) => p.then((s) => new Promise<void>((resolve) => { s.onClose(resolve); s.close(); }), () => undefined));
+    // A connection that has not closed by then (or is still being made) the kernel closes with the process.
+    void Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 500))]).then(() => process.exit(1));
 }

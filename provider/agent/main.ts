@@ -4,6 +4,11 @@
 // waits without it (a drain waiting for connections to end) does not hold up the requests after it. `node agent.js
 // once '<request>'`: a single request (or read from stdin when the argument is left out). `node agent.js
 // restore`: puts back what was last applied on this node (desired.ts); the restore unit runs it at boot.
+// A session ends when its input does (the client closed it, or its SSH connection dropped, say because
+// the provider was killed): the request that holds the node's lock is finished, nothing else is started,
+// and the agent exits at once, without waiting for the lock or for a drain's connections (that real server
+// keeps weight 0, and the next run's delete drains it again). So `serve` is for a client that stays; a
+// script wanting one answer uses `once`. An error in a reply quotes at most a prefix of what was sent.
 import * as path from "path";
 import * as readline from "readline";
 import { defaultStateDir } from "./desired";
@@ -12,15 +17,16 @@ import { IpvsHandle } from "./ipvs";
 import { acquireLock } from "./lock";
 import * as ops from "./ops";
 import { AgentError, Reply, Request } from "./protocol";
+import { show } from "../show";
 
 type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
 
 /** The closed set of operations. Anything else is refused. Table reads take the lock too, so a read
  * never sees another agent's request half applied. */
 const operations: Record<string, Op> = {
-    probe: async () => ({
+    probe: async (_args, ctx) => ({
         agent: { version: agentVersion, hash: agentHash, node: process.versions.node, maxRssKiB: process.resourceUsage().maxRSS },
-        ...(await ops.probe()),
+        ...(await ops.probe(ctx)),
     }),
     state: ops.state,
     apply: ops.apply,
@@ -30,44 +36,86 @@ const operations: Record<string, Op> = {
     addresses: ops.addresses,
 };
 
-export function session(): ops.Context & { close(): void } {
+export function session(): ops.Context & { close(): void; end(): void; inside(): Promise<void> | undefined } {
     let handle: Promise<IpvsHandle> | undefined;
     // In-process turns before the node-wide lock: this session's requests take it in the order they came.
     let turn: Promise<unknown> = Promise.resolve();
+    // The run that holds the lock now, if any; and whether the session has ended (no run starts then).
+    let inside: Promise<void> | undefined;
+    let ended = false;
+    const over = () => new AgentError("the session ended before this request's turn", undefined, "ECANCELED");
     return {
         stateDir: defaultStateDir,
         agentFile: path.join(__dirname, "agent.js"),
         // ip_vs is loaded on first use (the kernel loads schedulers and engines by itself).
         ipvs: () => (handle ??= loadModule("ip_vs").then(() => IpvsHandle.open())),
-        exclusive: (fn) => {
+        exclusive: <T>(fn: () => Promise<T>) => {
             const run = turn.then(async () => {
+                if (ended) throw over();
                 const lock = await acquireLock();
-                try { return await fn(); } finally { await lock.release(); }
+                // (Marked inside in the same tick as the lock is had, so end() never misses a run that holds it.)
+                const work = ended ? Promise.reject(over()) : fn();
+                const done = work.then(() => undefined, () => undefined).then(() => lock.release());
+                inside = done;
+                try { return await work; } finally { await done; if (inside === done) inside = undefined; }
             });
             turn = run.catch(() => undefined);
             return run;
         },
         close: () => { handle?.then((h) => h.close(), () => undefined); },
+        /** No run starts from now on (one waiting for the lock gives up when it gets it). */
+        end: () => { ended = true; },
+        /** Settles when the run that holds the lock now has released it; undefined when none does. */
+        inside: () => inside,
     };
 }
 
 export async function handle(line: string, ctx: ops.Context): Promise<Reply> {
-    let req: Request;
+    const req = parse(line);
+    return "op" in req ? run(req, ctx) : req;
+}
+
+/** The request on a line, or the reply that refuses it. */
+function parse(line: string): Request | Reply {
     try {
-        req = JSON.parse(line);
+        const req = JSON.parse(line);
         if (typeof req !== "object" || req === null || typeof req.op !== "string") throw new Error("not a request");
+        return req as Request;
     } catch {
-        return { id: -1, ok: false, error: { message: `not a request: expected one JSON object {"id", "op", "args"} per line` } };
+        return failure(-1, { message: `not a request: expected one JSON object {"id", "op", "args"} per line` });
     }
+}
+
+async function run(req: Request, ctx: ops.Context): Promise<Reply> {
     const id = typeof req.id === "number" ? req.id : -1;
     const op = Object.prototype.hasOwnProperty.call(operations, req.op) ? operations[req.op] : undefined;
-    if (!op) return { id, ok: false, error: { message: `unknown operation ${JSON.stringify(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" } };
+    if (!op) return failure(id, { message: `unknown operation ${show(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" });
     try {
         return { id, ok: true, result: await op(req.args, ctx) };
     } catch (e) {
         const err = e as AgentError & { code?: string };
-        return { id, ok: false, error: { message: err.message, ...(err.code ? { code: err.code } : {}), ...(err.field ? { field: err.field } : {}) } };
+        return failure(id, { message: String(err?.message ?? err), ...(err?.code ? { code: String(err.code) } : {}), ...(err?.field ? { field: String(err.field) } : {}) });
     }
+}
+
+/** The longest error text a reply carries (message, code, field), in characters. */
+export const MAX_ERROR_TEXT = 2000;
+
+/** A text cut to `max` characters: a prefix and how long the whole was, so a huge bad value in a
+ * request (quoted by a message, or a field name made of it) never comes back whole. */
+export function capText(s: string, max = MAX_ERROR_TEXT): string {
+    if (s.length <= max) return s;
+    const tail = ` ... (cut: ${s.length} characters in all)`;
+    return s.slice(0, Math.max(0, max - tail.length)) + tail;
+}
+
+/** A failed reply, every text of its error capped (the backstop at the wire for what validation quotes). */
+function failure(id: number, error: { message: string; code?: string; field?: string }): Reply {
+    return { id, ok: false, error: {
+        message: capText(error.message),
+        ...(error.code !== undefined ? { code: capText(error.code, 100) } : {}),
+        ...(error.field !== undefined ? { field: capText(error.field, 200) } : {}),
+    } };
 }
 
 declare const AGENT_VERSION: string | undefined;
@@ -79,15 +127,17 @@ async function serve(): Promise<void> {
     process.stdout.write(JSON.stringify({ hello: { version: agentVersion, hash: agentHash, node: process.versions.node } }) + "\n");
     const ctx = session();
     const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-    const inFlight = new Set<Promise<void>>();
     for await (const line of rl) {
         if (!line.trim()) continue;
-        const done = handle(line, ctx).then((reply) => { process.stdout.write(JSON.stringify(reply) + "\n"); });
-        inFlight.add(done);
-        done.finally(() => inFlight.delete(done));
+        void handle(line, ctx).then((reply) => { process.stdout.write(JSON.stringify(reply) + "\n"); });
     }
-    await Promise.all(inFlight);
+    // The input ended: nobody is left to read replies. Never stop inside the lock (a change half made);
+    // anything else (a wait for the lock, a drain's wait, a read) just ends with the process.
+    ctx.end();
+    for (let held = ctx.inside(); held; held = ctx.inside()) await held;
+    // (Checked and left in one tick: no run can take the lock in between.)
     ctx.close();
+    process.exit(0);
 }
 
 async function once(arg: string | undefined): Promise<number> {

@@ -4,9 +4,9 @@
 // tables on director1; the namespace-wide timeouts and sync daemons on rs3 (nobody else's there); for a
 // drain under a live connection, 10.0.0.219 on director1's lan0 and a web server on rs1 10.1.0.21:8219.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { AgentSession, agentFor, closeAgents } from "../../provider/client";
+import { AgentSession, agentFor, closeAgents, startSession } from "../../provider/client";
 import { closeLab, labConnection, sh } from "../lab";
-import { webServer } from "../traffic";
+import { startLoad, webServer } from "../traffic";
 import * as path from "path";
 
 const host = "director1";
@@ -247,16 +247,16 @@ describe("what the node records (desired.json on its disk)", () => {
         const found = await read();
         await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/a" }]);
         await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/b" }]);
-        expect((await record()).holders[droprate]).toEqual(["test/a", "test/b"]);
+        expect((await record()).holders[`sysctl ${droprate}`]).toEqual(["test/a", "test/b"]);
         expect((await record()).found[droprate]).toBe(found);
         await expect(rs3.apply([{ sysctl: droprate, value: found + 8, holder: "test/b" }]))
-            .rejects.toThrow(`${droprate}: test/a holds it at ${found + 7}; two resources cannot declare different values for it (${found + 8} here)`);
+            .rejects.toThrow(`sysctl ${droprate} is held by test/a, which declared it with other settings (${found + 7} -> ${found + 8} here)`);
         expect((await rs3.apply([{ restore: droprate, holder: "test/a" }])).changed).toBe(false);
         expect(await read()).toBe(found + 7);
         expect((await rs3.apply([{ restore: droprate, holder: "test/b" }])).actions).toEqual([`set ${droprate} ${found + 7} -> ${found}`]);
         expect(await read()).toBe(found);
         const after = await record();
-        expect([after.sysctls[droprate], after.holders[droprate], after.found[droprate]]).toEqual([undefined, undefined, undefined]);
+        expect([after.sysctls[droprate], after.holders[`sysctl ${droprate}`], after.found[droprate]]).toEqual([undefined, undefined, undefined]);
     });
 
     test("the restore unit's command puts back what was applied, and only that", async () => {
@@ -353,5 +353,70 @@ describe("host operations through the agent", () => {
         expect(await sh(host, "ipvsadm -Sn")).not.toContain("-a -t 10.2.0.60:80 -r 10.0.0.21:80");
         expect(await sh(host, "ipvsadm -Sn")).toContain("-a -t 10.2.0.60:80 -r 10.0.0.22:80 -g -w 1");
         await apply([{ deleteService: s }]);
+    });
+});
+
+describe("a huge bad value never comes back whole", () => {
+    // 10 MB of one character: every reply to a request carrying it must stay short (the agent caps the
+    // error texts of a reply, main.ts capText), and the session must go on answering afterwards.
+    const huge = "9".repeat(10 * 1024 * 1024);
+    const cases: Array<[string, () => Promise<unknown>]> = [
+        ["as an address", () => apply([{ service: { protocol: "tcp", address: huge, port: 80 } }])],
+        ["as a scheduler", () => apply([{ service: { ...tcp("10.2.0.70", 80), scheduler: huge } }])],
+        ["as the name of an unknown field", () => apply([{ service: { ...tcp("10.2.0.70", 80), [huge]: 1 } }])],
+        ["as a sysctl name", () => apply([{ sysctl: huge, value: 1 }])],
+        ["as an operation", () => agent.request(huge, {})],
+    ];
+    test.each(cases)("%s: a short error, the table untouched, the session alive", async (_name, send) => {
+        const ours = async () => (await sh(host, "ipvsadm -Sn")).split("\n").filter((l) => / 10\.2\./.test(l));
+        const before = await ours();
+        const err = await send().then(() => undefined, (e: Error & { field?: string; code?: string }) => e);
+        expect(err).toBeInstanceOf(Error);
+        const { message, field, code } = err!;
+        expect(message.length + (field?.length ?? 0) + (code?.length ?? 0)).toBeLessThan(2600);
+        expect(message).not.toContain(huge.slice(0, 5000));
+        expect(await ours()).toEqual(before);
+        expect((await agent.request<{ agent: { hash: string } }>("probe")).agent.hash).toMatch(/^[0-9a-f]{16}$/);
+    });
+});
+
+describe("the end of a session", () => {
+    test("its agent exits at once when its input ends, even while a drain waits for a live connection (left at weight 0)", async () => {
+        const s = tcp("10.0.0.219", 80);
+        const rs = { address: "10.1.0.21", port: 8219 };
+        const stop = await webServer("rs1", ["10.1.0.21:8219"]);
+        const own = await startSession(labConnection(host));
+        let load: Awaited<ReturnType<typeof startLoad>> | undefined;
+        try {
+            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s }, { service: s, realServer: { ...rs, forwarding: "nat" } }]);
+            // One client on a page that takes 30 s: a live connection on the real server all through.
+            load = await startLoad("http://10.0.0.219/slow/30000", 1, 60_000);
+            const table = () => sh(host, "ipvsadm -Ln -t 10.0.0.219:80");
+            for (let i = 0; i < 100 && !/Masq\s+1\s+1\s/.test(await table()); i++) await new Promise((r) => setTimeout(r, 100));
+            expect(await table()).toMatch(/10\.1\.0\.21:8219\s+Masq\s+1\s+1\s/);
+            // This session's agent, found by the client port of its SSH connection.
+            const port = (own as unknown as { client: { _sock: { localPort: number } } }).client._sock.localPort;
+            const pid = (await sh(host, `for p in $(pgrep -f 'agent.js serve'); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -q "^SSH_CONNECTION=[^ ]* ${port} " && echo $p; done; true`)).trim();
+            expect(pid).toMatch(/^\d+$/);
+            own.request("drain", { service: s, realServer: rs, timeoutSeconds: 120 }).catch(() => undefined);
+            for (let i = 0; i < 100 && !/Masq\s+0\s+1\s/.test(await table()); i++) await new Promise((r) => setTimeout(r, 100));
+            expect(await table()).toMatch(/10\.1\.0\.21:8219\s+Masq\s+0\s+1\s/);
+            const closed = Date.now();
+            own.close();
+            let alive = true;
+            while (alive && Date.now() - closed < 20_000) alive = (await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive; true`)).includes("alive");
+            const seconds = (Date.now() - closed) / 1000;
+            console.log(`the agent of a closed session ended ${seconds.toFixed(1)} s after the close, while its drain still waited`);
+            expect(alive).toBe(false);
+            // Well before the connection ends (30 s) or the drain's deadline (120 s): it did not wait for them.
+            expect(seconds).toBeLessThan(15);
+            // The drain was left where it was: weight 0, the connection still served, nothing deleted.
+            expect(await table()).toMatch(/10\.1\.0\.21:8219\s+Masq\s+0\s+1\s/);
+        } finally {
+            await load?.kill();
+            own.close();
+            await apply([{ deleteService: s }, { deleteAddress: "10.0.0.219", interface: "lan0" }]);
+            await stop();
+        }
     });
 });
