@@ -50,7 +50,7 @@ function checkConnection(c: unknown, property: string, failures: Failure[]): voi
 
 /** Fields of a declaration that are not its own: the engine's serialized provider, and the outputs the
  * SDK declares (undefined in the program). */
-const engineFields = ["__provider"];
+const engineFields = ["__provider", "holder"];
 function checkFields(news: Record<string, unknown>, allowed: readonly string[], failures: Failure[]): void {
     failures.push(...model.unknownFields(news, [...allowed, ...engineFields], "", "property"));
 }
@@ -61,6 +61,25 @@ function checkFields(news: Record<string, unknown>, allowed: readonly string[], 
  * has none, and its requests count as the node's unnamed holder.
  */
 const newHolder = (kind: string): string => `${kind}/${randomBytes(6).toString("hex")}`;
+
+/**
+ * The name a create, update or delete holds by, and the changes that come first. The SDK gives each
+ * resource its holder, made of its URN's parts (so a create interrupted and retried holds by the same
+ * name); a create without one makes one. An update keeps the name the node knows, renamed on the node to
+ * the SDK's when that changed (a rename with aliases); a resource made before holders keeps the unnamed
+ * holder (undefined).
+ */
+function holdAs(kind: string, news: Record<string, any>, olds?: Record<string, any>): { holder: string | undefined; first: unknown[] } {
+    if (!olds) return { holder: news.holder ?? newHolder(kind), first: [] };
+    const was = olds.holder as string | undefined;
+    if (!was) return { holder: undefined, first: [] };
+    const now = (news.holder as string | undefined) ?? was;
+    return { holder: now, first: now !== was ? [{ renameHolder: was, to: now }] : [] };
+}
+
+/** The holder a diff compares: a resource made before holders keeps the unnamed one, which is no change. */
+const holderPair = (olds: Record<string, any>, news: Record<string, any>): [unknown, unknown] =>
+    [olds.holder ?? news.holder, news.holder ?? olds.holder];
 
 /** Applies changes on a node; what the agent warns of (an object taken over) is shown in the run's output. */
 async function apply(c: Connection, changes: unknown[]): Promise<Report> {
@@ -189,6 +208,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
         return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] }, {
             connection: [olds.connection, news.connection], timeouts: [olds.timeouts, news.timeouts], ipForward: [olds.ipForward, news.ipForward],
             ipv6Forward: [olds.ipv6Forward, news.ipv6Forward], addresses: [olds.addresses, news.addresses], sync: [normalSync(olds.sync), normalSync(news.sync)],
+            holder: holderPair(olds, news),
         });
     },
     async create(inputs) {
@@ -216,7 +236,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     async delete(_id, props) {
         // Put back what this resource changed, as the node found it (the node keeps what it found).
         const holder = props.holder as string | undefined;
-        const changes: unknown[] = [...addressChanges(props.addresses ?? [], [], holder), ...restores(props, undefined)];
+        const changes: unknown[] = [...addressChanges(props.addresses ?? [], [], holder), ...restores(props, undefined, holder)];
         changes.push(...syncStates(props.sync).map((s) => ({ stopDaemon: s, holder })));
         if (changes.length) await apply(props.connection, changes);
     },
@@ -238,25 +258,25 @@ async function directorFacts(c: Connection) {
 }
 
 /** What a director stops declaring goes back to what the node found before it was first set. */
-const restores = (olds: Record<string, any>, news: Record<string, any> | undefined) => [
-    ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts", holder: olds.holder }] : []),
-    ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward, holder: olds.holder }] : []),
-    ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward, holder: olds.holder }] : []),
+const restores = (olds: Record<string, any>, news: Record<string, any> | undefined, holder: string | undefined) => [
+    ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts", holder }] : []),
+    ...(olds.ipForward !== undefined && news?.ipForward === undefined ? [{ restore: ipv4Forward, holder }] : []),
+    ...(olds.ipv6Forward !== undefined && news?.ipv6Forward === undefined ? [{ restore: ipv6Forward, holder }] : []),
 ];
 
 /** Sets what the director declares (the node records what it found the first time, to restore on delete). */
 async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const probe = await (await agentFor(c)).request<Record<string, any>>("probe");
-    const holder: string | undefined = olds ? olds.holder : newHolder("director");
-    const changes: unknown[] = [...addressChanges(olds?.addresses ?? [], inputs.addresses ?? [], holder), ...(olds ? restores(olds, inputs) : [])];
+    const { holder, first } = holdAs("director", inputs, olds);
+    const changes: unknown[] = [...first, ...addressChanges(olds?.addresses ?? [], inputs.addresses ?? [], holder), ...(olds ? restores(olds, inputs, holder) : [])];
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts, holder });
     if (inputs.ipForward !== undefined) changes.push({ sysctl: ipv4Forward, value: inputs.ipForward ? 1 : 0, holder });
     if (inputs.ipv6Forward !== undefined) changes.push({ sysctl: ipv6Forward, value: inputs.ipv6Forward ? 1 : 0, holder });
     changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync, holder));
     if (changes.length) await apply(c, changes);
     return plain({
-        holder,
         ...inputs,
+        holder,
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
 }
@@ -396,18 +416,19 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
         return fieldsDiff({
             connection: [target(olds.connection), target(news.connection)],
             ...(sameService ? {} : Object.fromEntries(model.serviceKeyFields.map((f) => [f, [olds[f], news[f]]]))),
-        }, { connection: [olds.connection, news.connection], ...pairs(normalService(olds), normalService(news)), adopt: [olds.adopt, news.adopt] });
+        }, { connection: [olds.connection, news.connection], ...pairs(normalService(olds), normalService(news)), adopt: [olds.adopt, news.adopt], holder: holderPair(olds, news) });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
         const id = `${target(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
-        const holder = newHolder("virtual-service");
+        const { holder } = holdAs("virtual-service", inputs);
         await apply(c, [{ service: { ...keyOf(inputs), ...specOf(inputs, serviceSettings) }, adopt: inputs.adopt === true, holder }]);
         return { id, outs: plain({ ...inputs, ...normalService(inputs), holder }) };
     },
     async update(_id, olds, news) {
-        await apply(news.connection, [{ service: { ...keyOf(news), ...specOf(news, serviceSettings) }, adopt: true, holder: olds.holder }]);
-        return { outs: plain({ ...news, ...normalService(news), holder: olds.holder }) };
+        const { holder, first } = holdAs("virtual-service", news, olds);
+        await apply(news.connection, [...first, { service: { ...keyOf(news), ...specOf(news, serviceSettings) }, adopt: true, holder }]);
+        return { outs: plain({ ...news, ...normalService(news), holder }) };
     },
     async read(id, props) {
         const live = await liveService(props.connection, keyOf(props));
@@ -477,21 +498,22 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
             connection: [target(olds.connection), target(news.connection)], service: [service(olds), service(news)],
             address: [address(olds), address(news)], port: [o.port, n.port],
         }, { connection: [olds.connection, news.connection], ...pairs({ ...o, port: undefined }, { ...n, port: undefined }),
-            drain: [drainTimeout(olds), drainTimeout(news)], adopt: [olds.adopt, news.adopt] });
+            drain: [drainTimeout(olds), drainTimeout(news)], adopt: [olds.adopt, news.adopt], holder: holderPair(olds, news) });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
         const port = normalRealServer(inputs).port;
         const id = `${target(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
-        const holder = newHolder("real-server");
+        const { holder } = holdAs("real-server", inputs);
         await apply(c, [{ service: inputs.service, realServer: { address: inputs.address, port: inputs.port, ...specOf(inputs, realServerSettings) }, adopt: inputs.adopt === true, holder }]);
         await warnIPv6Forwarding(c, inputs);
         return { id, outs: plain({ ...inputs, ...normalRealServer(inputs), holder }) };
     },
     async update(_id, olds, news) {
-        if (changed(normalRealServer(olds), normalRealServer(news)) || changed(olds.connection, news.connection))
-            await apply(news.connection, [{ service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true, holder: olds.holder }]);
-        return { outs: plain({ ...news, ...normalRealServer(news), holder: olds.holder }) };
+        const { holder, first } = holdAs("real-server", news, olds);
+        if (first.length || changed(normalRealServer(olds), normalRealServer(news)) || changed(olds.connection, news.connection))
+            await apply(news.connection, [...first, { service: news.service, realServer: { address: news.address, port: news.port, ...specOf(news, realServerSettings) }, adopt: true, holder }]);
+        return { outs: plain({ ...news, ...normalRealServer(news), holder }) };
     },
     async read(id, props) {
         const live = await liveService(props.connection, props.service);
@@ -554,12 +576,12 @@ function nodeSysctls(i: Record<string, any>): Sysctls {
 async function convergeNode(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
     const want = nodeSysctls(inputs);
-    const holder: string | undefined = olds ? olds.holder : newHolder("real-server-node");
+    const { holder, first } = holdAs("real-server-node", inputs, olds);
     const modules = inputs.forwarding === "tun" ? [{ module: "ipip", holder }] : [];
     const dropped = Object.keys(olds?.sysctls ?? {}).filter((name) => !(name in want));
     // ARP silenced before the VIPs arrive, so no neighbour ever learns a real server's MAC for a VIP.
     const modulesDropped = olds?.forwarding === "tun" && inputs.forwarding !== "tun" ? [{ deleteModule: "ipip", holder }] : [];
-    await apply(c, [...modules, ...setSysctls(want, holder), ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs), holder),
+    await apply(c, [...first, ...modules, ...setSysctls(want, holder), ...addressChanges(olds ? nodeAddresses(olds) : [], nodeAddresses(inputs), holder),
         ...restoreSysctls(dropped, holder), ...modulesDropped]);
     return plain({ ...inputs, sysctls: want, holder });
 }
@@ -580,7 +602,7 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
     async diff(_id, olds, news): Promise<Diff> {
         return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] }, {
             ...Object.fromEntries(["forwarding", "vips", "arpInterface", "connection"].map((f) => [f, [olds[f], news[f]]])),
-            sysctls: [sorted(olds.sysctls), sorted(nodeSysctls(news))],
+            sysctls: [sorted(olds.sysctls), sorted(nodeSysctls(news))], holder: holderPair(olds, news),
         });
     },
     async create(inputs) {
@@ -636,8 +658,8 @@ async function convergeDos(inputs: Record<string, any>, olds?: Record<string, an
         return [name, fromKernel(dosSettings[f], live[name]) === inputs[f] ? live[name] : toKernel(dosSettings[f], inputs[f])];
     }));
     const dropped = declaredDos(olds ?? {}).filter((f) => !fields.includes(f)).map((f) => dosSettings[f].sysctl);
-    const holder: string | undefined = olds ? olds.holder : newHolder("dos-protection");
-    const changes = [...setSysctls(want, holder), ...restoreSysctls(dropped, holder)];
+    const { holder, first } = holdAs("dos-protection", inputs, olds);
+    const changes = [...first, ...setSysctls(want, holder), ...restoreSysctls(dropped, holder)];
     if (changes.length) await apply(c, changes);
     return plain({ ...inputs, holder });
 }
@@ -661,7 +683,7 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id, olds, news): Promise<Diff> {
         return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] },
-            Object.fromEntries([...Object.keys(dosSettings), "connection"].map((f) => [f, [olds[f], news[f]]])));
+            { ...Object.fromEntries([...Object.keys(dosSettings), "connection"].map((f) => [f, [olds[f], news[f]]])), holder: holderPair(olds, news) });
     },
     async create(inputs) {
         return { id: `${target(inputs.connection)}/dos-protection`, outs: await convergeDos(inputs) };

@@ -4,6 +4,7 @@
 //   const web = new lvs.VirtualService("web", { director: d, protocol: "tcp", address: "10.0.0.240", port: 80, scheduler: "rr" });
 //   new lvs.RealServer("web-1", { service: web, address: "10.1.0.21", forwarding: "nat" });
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import type { Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey, Tunnel } from "../provider/model";
 
 export type { Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey, Tunnel };
@@ -67,6 +68,21 @@ function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Input<Connect
         password: secret(plain.password),
         ...(plain.proxy ? { proxy: secretConnection(plain.proxy) } : {}),
     };
+}
+
+/**
+ * The name a resource holds the objects it declares on its nodes by (each object stays while any holder
+ * is left): made of what its URN is made of (the parent's URN, or the project and stack; its kind and
+ * name), so a resource keeps it across runs, and across an interrupted create retried, while a renamed
+ * resource, a second declaration, a resource moved to another parent and another stack's each have
+ * their own.
+ */
+function holderOf(kind: Kind, name: string, opts?: pulumi.CustomResourceOptions): pulumi.Output<string> {
+    // The parent's URN as a plain value: an Output of it would make the resource depend on its parent, and
+    // on a component that means on all the component's children, the resource itself among them.
+    const parent = opts?.parent;
+    const urn = parent ? new Promise<string>((resolve) => parent.urn.apply(resolve)) : Promise.resolve(`${pulumi.getProject()}::${pulumi.getStack()}`);
+    return pulumi.output(urn).apply((p) => `${kind}/${createHash("sha256").update(`${p}\0${kind}\0${name}`).digest("hex").slice(0, 16)}`);
 }
 
 const secretOutputs = (opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions =>
@@ -143,7 +159,7 @@ export class Director extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider("director"), name, {
-            sync: undefined, ...args, connection: secretConnection(args.connection),
+            sync: undefined, ...args, connection: secretConnection(args.connection), holder: holderOf("director", name, opts),
             kernel: undefined, ipvsVersion: undefined, agentVersion: undefined,
         }, secretOutputs(opts), "lvs", "Director");
     }
@@ -189,7 +205,8 @@ export class VirtualService extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: VirtualServiceArgs, opts?: pulumi.CustomResourceOptions) {
         const { director, ...rest } = args;
-        super(provider("virtualService"), name, { ...rest, connection: director.connection }, secretOutputs({ parent: director, ...opts }), "lvs", "VirtualService");
+        const o = { parent: director, ...opts };
+        super(provider("virtualService"), name, { ...rest, connection: director.connection, holder: holderOf("virtualService", name, o) }, secretOutputs(o), "lvs", "VirtualService");
         this.key = pulumi.all([this.protocol, this.address, this.port, this.fwmark, this.family]).apply(([protocol, address, port, fwmark, family]) =>
             (fwmark !== undefined && fwmark !== null ? { fwmark, ...(family ? { family } : {}) } : { protocol, address, port }) as ServiceKey);
     }
@@ -239,7 +256,9 @@ export class RealServer extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
         const { service, ...rest } = args;
-        super(provider("realServer"), name, { ...rest, service: service.key, connection: service.connection }, secretOutputs({ parent: service, ...opts }), "lvs", "RealServer");
+        const o = { parent: service, ...opts };
+        super(provider("realServer"), name, { ...rest, service: service.key, connection: service.connection, holder: holderOf("realServer", name, o) },
+            secretOutputs(o), "lvs", "RealServer");
     }
 }
 
@@ -265,7 +284,7 @@ export class RealServerNode extends pulumi.dynamic.Resource {
     declare readonly sysctls: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: RealServerNodeArgs, opts?: pulumi.CustomResourceOptions) {
-        super(provider("realServerNode"), name, { ...args, connection: secretConnection(args.connection), sysctls: undefined },
+        super(provider("realServerNode"), name, { ...args, connection: secretConnection(args.connection), holder: holderOf("realServerNode", name, opts), sysctls: undefined },
             secretOutputs(opts), "lvs", "RealServerNode");
     }
 }
@@ -301,8 +320,9 @@ export class DosProtection extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: DosProtectionArgs, opts?: pulumi.CustomResourceOptions) {
         const { director, ...rest } = args;
-        super(provider("dosProtection"), name, { ...rest, connection: director.connection },
-            secretOutputs({ parent: director, ...opts }), "lvs", "DosProtection");
+        const o = { parent: director, ...opts };
+        super(provider("dosProtection"), name, { ...rest, connection: director.connection, holder: holderOf("dosProtection", name, o) },
+            secretOutputs(o), "lvs", "DosProtection");
     }
 }
 export * from "./cluster";

@@ -33,7 +33,8 @@ export type Change = { holder?: string } & (
     | { address: string; interface: string; prefixLength?: number }
     | { deleteAddress: string; interface: string; prefixLength?: number }
     | { module: string }
-    | { deleteModule: string });
+    | { deleteModule: string }
+    | { renameHolder: string; to: string });
 
 // ------------------------------------------------------------------------------------------------
 // Validation: every request is checked in full before anything on the node is touched.
@@ -96,7 +97,8 @@ type Step = { holder?: string } & (
     | { kind: "sysctl"; name: string; value: host.SysctlValue }
     | { kind: "restore"; name: string }
     | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
-    | { kind: "module" | "deleteModule"; name: string });
+    | { kind: "module" | "deleteModule"; name: string }
+    | { kind: "renameHolder"; from: string; to: string });
 
 function step(v: unknown, field: string): Step {
     const c = object(v, field);
@@ -173,6 +175,10 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
         const prefixLength = (c.prefixLength as number | undefined) ?? (model.familyOf(address) === "inet" ? 32 : 128);
         return { kind, address: model.canonicalAddress(address), iface: c.interface as string, prefixLength };
     }
+    if ("renameHolder" in c) { // a resource renamed with aliases: its holds go to its new name
+        onlyKeys(c, ["renameHolder", "to"], field);
+        return { kind: "renameHolder", from: holder(c.renameHolder, `${field}.renameHolder`), to: holder(c.to, `${field}.to`) };
+    }
     if ("module" in c || "deleteModule" in c) {
         const kind = "module" in c ? "module" : "deleteModule";
         onlyKeys(c, [kind], field);
@@ -182,7 +188,7 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
     }
     return fail(field, `not a change: give one of service, deleteService, realServer (with service), deleteRealServer (with service), ` +
         `timeouts, startDaemon, stopDaemon, sysctl (with value), restore (a sysctl or "timeouts": back to what was found before ` +
-        `the first change), address or deleteAddress (with interface), module or deleteModule (drops the hold; a module is never unloaded); ` +
+        `the first change), address or deleteAddress (with interface), module or deleteModule (drops the hold; a module is never unloaded), renameHolder (with to); ` +
         `each may name its holder`);
 }
 
@@ -638,6 +644,12 @@ async function planStep(s: Step, p: Planner): Promise<void> {
             if (!next.modules.includes(s.name)) next.modules.push(s.name);
             if (["loaded", "builtin"].includes(host.moduleState(s.name))) return;
             plan.push({ host: async () => { await host.loadModule(s.name); }, undo: () => [], action: `loaded module ${s.name}` });
+            return;
+        }
+        case "renameHolder": {
+            if (p.restoring) return;
+            for (const [name, holders] of Object.entries(next.holders))
+                if (holders.includes(s.from)) next.holders[name] = [...new Set(holders.map((x) => (x === s.from ? s.to : x)))];
             return;
         }
         case "deleteModule": { // never unloaded (an interface it made, tunl0, may be in use); a reboot no longer loads it
