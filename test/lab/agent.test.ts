@@ -215,8 +215,8 @@ describe("timeouts and sync daemons", () => {
         expect(r.changed).toBe(true);
         expect(await sh("rs3", "ipvsadm -Ln --timeout")).toContain("Timeout (tcp tcpfin udp): 1800 60 120");
         expect((await rs3.apply([{ timeouts: { tcp: 1800 } }])).changed).toBe(false);
-        const [tcpT, fin, udp] = before.match(/(\d+) (\d+) (\d+)/)!.slice(1).map(Number);
-        await rs3.apply([{ timeouts: { tcp: tcpT, tcpFin: fin, udp } }]);
+        // Back to what was found, and the node forgets them (a set would leave them held).
+        await rs3.apply([{ restore: "timeouts" }]);
         expect(await sh("rs3", "ipvsadm -Ln --timeout")).toEqual(before);
     });
 
@@ -308,8 +308,9 @@ describe("host operations through the agent", () => {
                 .rejects.toThrow(/ENOENT.*rolled back 1 change/);
             expect((await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")).trim()).toBe("1");
         } finally {
+            // Back to what was found, and the node forgets them (a set would leave them held, by the unnamed holder).
             await rs.apply([{ deleteAddress: "10.2.0.50", interface: "lo" }, { deleteAddress: "fd02::50", interface: "lo" },
-                { sysctl: "net.ipv4.conf.all.arp_ignore", value: 0 }, { sysctl: "net.ipv4.conf.lan0.arp_announce", value: 0 }]);
+                { restore: "net.ipv4.conf.all.arp_ignore" }, { restore: "net.ipv4.conf.lan0.arp_announce" }]);
         }
         expect(await sh("rs1", "ip -o addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce")).toEqual(before);
     });
