@@ -305,7 +305,9 @@ async function applySteps(steps: Step[], ctx: Context, restoring = false): Promi
     return ctx.exclusive(async () => {
         const h = await ctx.ipvs();
         const before = desired.load(ctx.stateDir);
-        const p: Planner = { h, table: new Table(h), plan: [], expected: new Expected(), next: structuredClone(before), restoring, warnings: [], kept: [] };
+        // What the request leaves is a confirmed record (before may be one an agent killed mid-change left pending).
+        const { pending: _, ...confirmed } = structuredClone(before);
+        const p: Planner = { h, table: new Table(h), plan: [], expected: new Expected(), next: confirmed, restoring, warnings: [], kept: [] };
         const record = (d: Desired) => {
             try { desired.save(ctx.stateDir, d, ctx.agentFile); return undefined; } catch (e) {
                 return new AgentError(`could not record what was applied in ${ctx.stateDir}, which a reboot restores from: ${(e as Error).message}`, "state");
