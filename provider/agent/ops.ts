@@ -314,13 +314,17 @@ async function applySteps(steps: Step[], ctx: Context, restoring = false): Promi
             }
         };
         // Modules first (never undone): a sysctl of the interface a module makes (tunl0) is planned after.
-        for (const s of steps) if (s.kind === "module") await planStep(s, p);
+        // A step refused while planning (a holder with other settings, say) is a failure like any other:
+        // the record goes back to what it was.
+        const planAll = async (these: Step[]) => {
+            try { for (const s of these) await planStep(s, p); return undefined; } catch (e) { return e as Error; }
+        };
         const loaded: Planned[] = [];
-        let failure: Error | undefined;
+        let failure = await planAll(steps.filter((s) => s.kind === "module"));
         const ahead = () => (JSON.stringify(p.next) !== JSON.stringify(before) ? record(desired.inFlight(before, p.next)) : undefined);
-        if (p.plan.length) failure = ahead();
+        if (!failure && p.plan.length) failure = ahead();
         if (!failure) failure = await execute(h, p.plan.splice(0), loaded);
-        if (!failure) for (const s of steps) if (s.kind !== "module") await planStep(s, p);
+        if (!failure) failure = await planAll(steps.filter((s) => s.kind !== "module"));
         const done: Planned[] = [...loaded];
         if (!failure) failure = ahead();
         if (!failure) failure = await execute(h, p.plan, done);
