@@ -8,7 +8,7 @@ import * as path from "path";
 import type { Client, ClientChannel } from "ssh2";
 import { Connection, connect, target } from "./ssh";
 import { trace } from "./trace";
-import type { Reply } from "./agent/protocol";
+import type { Reply } from "./model/protocol";
 
 // The built agent sits in lib/agent, beside lib/provider (this file compiled) or below the sources.
 const base = path.resolve(__dirname, "..");

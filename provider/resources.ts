@@ -10,43 +10,14 @@ import type { Connection } from "./ssh";
 import { pinnedKeyProblem, target } from "./ssh";
 import { warn } from "./warn";
 import { FieldChange, withDetailedDiff } from "./detailed-diff";
-import { schedFlagNames } from "./agent/ipvs";
-import type { RealServer, VirtualService, Timeouts } from "./agent/ipvs";
-import type { ServiceState } from "./agent/ops";
-import type { Report } from "./agent/protocol";
-import * as host from "./agent/host";
+import type { RealServer, ServiceState, Report, Timeouts, VirtualService } from "./model";
 
 type Check = pulumi.dynamic.CheckResult;
 type Diff = pulumi.dynamic.DiffResult;
 type Failure = pulumi.dynamic.CheckFailure;
 
 
-const connectionFields: readonly string[] = model.connectionFields;
-
-function checkConnection(c: unknown, property: string, failures: Failure[]): void {
-    if (typeof c !== "object" || c === null) { failures.push({ property, reason: "a connection is required: at least host (and hostKey)" }); return; }
-    const o = c as Record<string, unknown>;
-    failures.push(...model.unknownFields(o, connectionFields, property, "connection field"));
-    if (typeof o.host !== "string" || !o.host) failures.push({ property: `${property}.host`, reason: `${model.show(o.host)} is not a host name or address` });
-    if (o.port !== undefined && !(Number.isInteger(o.port) && (o.port as number) >= 1 && (o.port as number) <= 65535))
-        failures.push({ property: `${property}.port`, reason: `${model.show(o.port)} is not a port: 1 to 65535` });
-    for (const f of ["user", "privateKey", "privateKeyPassword", "password", "agentSocket"])
-        if (o[f] !== undefined && (typeof o[f] !== "string" || !o[f])) failures.push({ property: `${property}.${f}`, reason: `${f === "user" || f === "agentSocket" ? model.show(o[f]) : "it"} is not a non-empty string` });
-    for (const f of ["insecureIgnoreHostKey", "sudo"])
-        if (o[f] !== undefined && typeof o[f] !== "boolean") failures.push({ property: `${property}.${f}`, reason: `${model.show(o[f])} is not a boolean` });
-    if (o.hostKey !== undefined && o.hostKey !== "") {
-        const p = pinnedKeyProblem(o.hostKey);
-        if (p) failures.push({ property: `${property}.hostKey`, reason: p });
-    } else if (!o.insecureIgnoreHostKey)
-        failures.push({ property: `${property}.hostKey`, reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), or set insecureIgnoreHostKey" });
-    if (o.dialTimeout !== undefined && !(typeof o.dialTimeout === "number" && o.dialTimeout > 0 && o.dialTimeout <= 3600))
-        failures.push({ property: `${property}.dialTimeout`, reason: `${model.show(o.dialTimeout)} is not a dial timeout: seconds, more than 0 and at most 3600` });
-    if (o.dialRetries !== undefined && !(Number.isInteger(o.dialRetries) && (o.dialRetries as number) >= 1 && (o.dialRetries as number) <= 100))
-        failures.push({ property: `${property}.dialRetries`, reason: `${model.show(o.dialRetries)} is not a number of attempts: an integer from 1 to 100` });
-    if (!o.privateKey && !o.password && !o.agentSocket)
-        failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
-    if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
-}
+const checkConnection = (c: unknown, property: string, failures: Failure[]): void => { model.checkConnection(c, property, failures); };
 
 /** Fields of a declaration that are not its own: the engine's serialized provider, and the outputs the
  * SDK declares (undefined in the program). */
@@ -115,9 +86,9 @@ function checkDuplicate(object: string, what: string, settings: Record<string, u
         reason: `another resource of this program declares ${first.what} too, with other settings (${diff.join("; ")}): one object, one declaration (or the same settings in both)` });
 }
 
-const keyFields = ["protocol", "address", "port", "fwmark", "family"] as const;
-const serviceSettings = ["scheduler", "schedulerFlags", "persistence", "onePacket"] as const;
-const realServerSettings = ["forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"] as const;
+const keyFields = model.serviceKeyFields;
+const serviceSettings = model.serviceSettingFields;
+const realServerSettings = model.realServerSettingFields;
 
 function specOf<T extends string>(inputs: Record<string, unknown>, fields: readonly T[]): Record<T, unknown> {
     const out = {} as Record<T, unknown>;
@@ -156,27 +127,8 @@ function fieldsDiff(replacing: Record<string, [unknown, unknown]>, updating: Rec
 const pairs = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, [unknown, unknown]> =>
     Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, [a[k], b[k]]]));
 
-/** The user's view of a live service, so that refresh shows drift in the words of the program. */
-function serviceView(s: VirtualService): Record<string, unknown> {
-    const flags = schedFlagNames(s.scheduler, s.schedFlags);
-    return {
-        scheduler: s.scheduler,
-        ...(flags.length ? { schedulerFlags: flags.sort() } : {}),
-        ...(s.persistent ? { persistence: { timeout: s.persistenceTimeout, netmask: s.netmask, ...(s.persistenceEngine ? { engine: s.persistenceEngine } : {}) } } : {}),
-        ...(s.onePacket ? { onePacket: true } : {}),
-    };
-}
-
-function realServerView(r: RealServer): Record<string, unknown> {
-    return {
-        port: r.port,
-        forwarding: r.forwarding,
-        weight: r.weight,
-        upperThreshold: r.upperThreshold,
-        lowerThreshold: r.lowerThreshold,
-        ...(r.forwarding === "tun" ? { tunnel: { type: r.tunnelType ?? "ipip", ...(r.tunnelPort ? { port: r.tunnelPort } : {}), ...(r.tunnelFlags && r.tunnelFlags !== "nocsum" ? { checksum: r.tunnelFlags } : {}) } } : {}),
-    };
-}
+const serviceView = (s: VirtualService) => model.serviceView(s) as unknown as Record<string, unknown>;
+const realServerView = (r: RealServer) => model.realServerView(r) as unknown as Record<string, unknown>;
 
 /** The settings of a declaration in the form the kernel reports, for comparing. */
 const normalService = (i: Record<string, unknown>) => serviceView(model.normalizeService(i as model.ServiceSpec));
@@ -242,8 +194,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-const ipv4Forward = "net.ipv4.ip_forward";
-const ipv6Forward = "net.ipv6.conf.all.forwarding";
+const { ipv4Forward, ipv6Forward } = model;
 
 /** What a director is and holds: the probe, the timeouts, the forwarding sysctls. Asked together,
  * so the three requests travel in one round trip. */
@@ -284,53 +235,11 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
 // The IPVS connection-sync daemons of a director: `sync.master` / `sync.backup` in the program, the
 // agent's Daemon on the wire. One of each per network namespace, so the state is the daemon's identity.
 
-type Daemon = import("./agent/ipvs").Daemon;
-type SyncState = import("./agent/ipvs").SyncState;
+type Daemon = model.Daemon;
 type SyncDecl = Record<string, Record<string, unknown> | undefined> | undefined;
-
-/** The program's names of a daemon's settings, and the agent's. */
-const syncFields = model.syncDaemonFields;
-type SyncField = keyof typeof syncFields;
-const syncFieldNames = Object.keys(syncFields) as SyncField[];
-/** Settings only kernels from 4.3 take (older ones ignore them without a word). */
-const syncOptions: SyncField[] = ["maxLen", "group", "port", "ttl"];
-
-/** The states a declaration has a daemon for, master first. */
-const syncStates = (sync: SyncDecl): SyncState[] => (["master", "backup"] as const).filter((s) => sync?.[s] !== undefined && sync?.[s] !== null);
-
-/** The agent's form of a declared daemon: sync id 0 when left out, as ipvsadm has it. */
-function daemonOf(state: SyncState, d: Record<string, unknown>): Daemon {
-    const out: Record<string, unknown> = { state, syncId: 0 };
-    for (const f of syncFieldNames) if (d[f] !== undefined) out[syncFields[f]] = d[f];
-    return out as unknown as Daemon;
-}
-
-function checkSync(sync: unknown, failures: Failure[]): void {
-    if (sync === undefined || sync === null) return;
-    if (typeof sync !== "object" || Array.isArray(sync)) { failures.push({ property: "sync", reason: `${model.show(sync)} is not a set of sync daemons: give master and / or backup` }); return; }
-    for (const [state, d] of Object.entries(sync as Record<string, unknown>)) {
-        const property = `sync.${state}`;
-        if (state !== "master" && state !== "backup") { failures.push({ property, reason: "unknown sync daemon state (master, backup)" }); continue; }
-        if (d === undefined || d === null) continue;
-        if (typeof d !== "object" || Array.isArray(d)) { failures.push({ property, reason: `${model.show(d)} is not a sync daemon: give at least its interface` }); continue; }
-        for (const k of Object.keys(d)) if (!(syncFieldNames as string[]).includes(k))
-            failures.push({ property: `${property}.${k}`, reason: `unknown sync daemon setting (allowed: ${syncFieldNames.join(", ")})` });
-        for (const f of model.validateDaemon(daemonOf(state, d as Record<string, unknown>))) {
-            const field = syncFieldNames.find((n) => syncFields[n] === f.property) ?? f.property;
-            failures.push({ property: `${property}.${field}`, reason: f.reason });
-        }
-    }
-}
-
-/** A declaration in a form that compares equal exactly when the daemons would be: fixed key order,
- * the sync id's default filled in, the group canonical. */
-function normalSync(sync: SyncDecl): Daemon[] {
-    return syncStates(sync).map((s) => {
-        const d = daemonOf(s, sync![s]!);
-        if (d.mcastGroup !== undefined) try { d.mcastGroup = model.canonicalAddress(String(d.mcastGroup)); } catch { /* check refuses it */ }
-        return d;
-    });
-}
+const { syncStates, daemonOf, normalSync, syncOptions } = model;
+const liveSync = model.syncView;
+const checkSync = (sync: unknown, failures: Failure[]): void => { failures.push(...model.validateSync(sync)); };
 
 /** Stops the daemons declared before and not now; starts (or, if its settings differ, restarts) each declared one. */
 function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, news: SyncDecl, holder: string | undefined): unknown[] {
@@ -344,28 +253,6 @@ function syncChanges(c: Connection, probe: Record<string, any>, olds: SyncDecl, 
         ...syncStates(olds).filter((s) => !want.includes(s)).map((s) => ({ stopDaemon: s, holder })),
         ...want.map((s) => ({ startDaemon: daemonOf(s, news![s]!), holder })),
     ];
-}
-
-/**
- * The running daemons in the program's words, for the states the declaration manages (a daemon started
- * by hand for another state is not this resource's). Each shows its interface, and the other settings
- * the declaration gives (the sync id also when it is not the default 0), as the kernel has them.
- */
-function liveSync(declared: NonNullable<SyncDecl>, daemons: Daemon[]): Record<string, Record<string, unknown>> {
-    const out: Record<string, Record<string, unknown>> = {};
-    for (const s of syncStates(declared)) {
-        const live = daemons.find((d) => d.state === s);
-        if (!live) continue;
-        const want = declared[s]!;
-        const view: Record<string, unknown> = {};
-        for (const f of syncFieldNames) {
-            const v = live[syncFields[f]];
-            if (f === "interface" || (f === "syncId" && v !== 0) || want[f] !== undefined)
-                view[f] = f === "group" && typeof want.group === "string" && normalSync({ [s]: want })[0].mcastGroup === v ? want.group : v;
-        }
-        out[s] = view;
-    }
-    return out;
 }
 
 interface Address { address: string; interface: string; prefixLength?: number }
@@ -443,18 +330,8 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-function checkDrain(d: unknown, failures: Failure[]): void {
-    if (d === undefined || d === null) return;
-    if (typeof d !== "object" || Array.isArray(d)) {
-        failures.push({ property: "drain", reason: `${model.show(d)} is not a drain setting: an object, e.g. { timeout: ${model.defaultDrainTimeout} } (or {} for the default deadline)` });
-        return;
-    }
-    failures.push(...model.unknownFields(d, ["timeout"], "drain", "drain setting"), ...model.validateDrainTimeout((d as Record<string, unknown>).timeout, "drain.timeout"));
-}
-
-/** The drain deadline a declaration asks for, or undefined when it deletes at once. */
-const drainTimeout = (i: Record<string, any>): number | undefined =>
-    (i.drain === undefined || i.drain === null ? undefined : i.drain.timeout ?? model.defaultDrainTimeout);
+const checkDrain = (d: unknown, failures: Failure[]): void => { failures.push(...model.validateDrain(d)); };
+const drainTimeout = (i: Record<string, any>): number | undefined => model.drainTimeout(i.drain);
 
 /** NAT of an IPv6 service needs the director to forward IPv6: say so when it does not (a Director's
  * ipv6Forward sets it). */
@@ -543,7 +420,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
 // ------------------------------------------------------------------------------------------------
 // Sysctls a resource sets and puts back: the node records what it found before the first set.
 
-type Sysctls = Record<string, host.SysctlValue>;
+type Sysctls = Record<string, model.SysctlValue>;
 
 const setSysctls = (want: Sysctls, holder: string | undefined) => Object.entries(want).map(([sysctl, value]) => ({ sysctl, value, holder }));
 const restoreSysctls = (names: string[], holder: string | undefined) => names.map((restore) => ({ restore, holder }));
@@ -559,19 +436,7 @@ const vipInterface = (forwarding: string) => (forwarding === "tun" ? "tunl0" : "
 const nodeAddresses = (i: Record<string, any>): Address[] =>
     ((i.vips ?? []) as string[]).map((address) => ({ address, interface: vipInterface(i.forwarding) }));
 
-/** What a real server of `forwarding` needs: no ARP for the VIPs (all and the interface: the kernel takes the larger); for tun, no reverse-path filter on tunl0. */
-function nodeSysctls(i: Record<string, any>): Sysctls {
-    const out: Sysctls = {};
-    for (const iface of ["all", String(i.arpInterface)]) {
-        out[host.interfaceSysctl(iface, "arp_ignore")] = 1;
-        out[host.interfaceSysctl(iface, "arp_announce")] = 2;
-    }
-    if (i.forwarding === "tun") {
-        out[host.interfaceSysctl("tunl0", "rp_filter")] = 0;
-        out[host.interfaceSysctl("all", "rp_filter")] = 0;
-    }
-    return out;
-}
+const nodeSysctls = (i: Record<string, any>): Sysctls => model.realServerNodeSysctls(i.forwarding, String(i.arpInterface));
 
 async function convergeNode(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
@@ -595,7 +460,7 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
         if (!Array.isArray(news.vips) || news.vips.length === 0) failures.push({ property: "vips", reason: `${model.show(news.vips)} is not a list of at least one VIP` });
         else for (const [i, v] of news.vips.entries())
             if (!model.familyOf(String(v))) failures.push({ property: `vips[${i}]`, reason: `${model.show(v)} is not an IPv4 or IPv6 address` });
-        const p = host.interfaceNameProblem(news.arpInterface);
+        const p = model.interfaceNameProblem(news.arpInterface);
         if (p) failures.push({ property: "arpInterface", reason: p });
         return { inputs: news, failures };
     },
@@ -628,25 +493,11 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
 // ------------------------------------------------------------------------------------------------
 // DosProtection: the IPVS defence strategies and the other net.ipv4.vs sysctls of a director.
 
-type Setting = { sysctl: string; kind: "mode" | "bool" | "int" };
-const dosSettings: Record<string, Setting> = {
-    dropEntry: { sysctl: "net.ipv4.vs.drop_entry", kind: "mode" },
-    dropPacket: { sysctl: "net.ipv4.vs.drop_packet", kind: "mode" },
-    secureTcp: { sysctl: "net.ipv4.vs.secure_tcp", kind: "mode" },
-    amemthresh: { sysctl: "net.ipv4.vs.amemthresh", kind: "int" },
-    amDroprate: { sysctl: "net.ipv4.vs.am_droprate", kind: "int" },
-    expireNodestConn: { sysctl: "net.ipv4.vs.expire_nodest_conn", kind: "bool" },
-    expireQuiescentTemplate: { sysctl: "net.ipv4.vs.expire_quiescent_template", kind: "bool" },
-    conntrack: { sysctl: "net.ipv4.vs.conntrack", kind: "bool" },
-    connReuseMode: { sysctl: "net.ipv4.vs.conn_reuse_mode", kind: "int" },
-};
-// The kernel flips auto between 1 and 2 itself (by available memory), so both read as auto.
-const modes: Record<string, number> = { off: 0, auto: 1, always: 3 };
-const modeOf = (v: number) => (v === 0 ? "off" : v === 3 ? "always" : "auto");
-
-const toKernel = (s: Setting, v: unknown): number => (s.kind === "mode" ? modes[v as string] : s.kind === "bool" ? (v ? 1 : 0) : (v as number));
-const fromKernel = (s: Setting, v: host.SysctlValue): unknown => (s.kind === "mode" ? modeOf(v as number) : s.kind === "bool" ? v === 1 : v);
-const declaredDos = (i: Record<string, unknown>) => Object.keys(dosSettings).filter((f) => i[f] !== undefined);
+const dosSettings = model.dosAttributes;
+type DosField = model.DosField;
+const toKernel = (f: DosField, v: unknown) => model.dosToKernel(f, v);
+const fromKernel = (f: DosField, v: model.SysctlValue) => model.dosFromKernel(f, v);
+const declaredDos = (i: Record<string, unknown>) => model.dosProtectionFields.filter((f) => i[f] !== undefined);
 
 async function convergeDos(inputs: Record<string, any>, olds?: Record<string, any>): Promise<Record<string, unknown>> {
     const c = inputs.connection as Connection;
@@ -655,7 +506,7 @@ async function convergeDos(inputs: Record<string, any>, olds?: Record<string, an
     // A value that already reads as declared is kept as it is (auto: the kernel's 1 or 2).
     const want = Object.fromEntries(fields.map((f) => {
         const name = dosSettings[f].sysctl;
-        return [name, fromKernel(dosSettings[f], live[name]) === inputs[f] ? live[name] : toKernel(dosSettings[f], inputs[f])];
+        return [name, fromKernel(f, live[name]) === inputs[f] ? live[name] : toKernel(f, inputs[f])];
     }));
     const dropped = declaredDos(olds ?? {}).filter((f) => !fields.includes(f)).map((f) => dosSettings[f].sysctl);
     const { holder, first } = holdAs("dos-protection", inputs, olds);
@@ -669,15 +520,9 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
         const failures: Failure[] = [];
         checkFields(news, ["connection", ...model.dosProtectionFields], failures);
         checkConnection(news.connection, "connection", failures);
-        for (const [f, s] of Object.entries(dosSettings)) {
-            const v = news[f];
-            if (v === undefined) continue;
-            if (s.kind === "mode" && !(typeof v === "string" && v in modes)) failures.push({ property: f, reason: `${model.show(v)} is invalid (must be off, auto or always; ${s.sysctl})` });
-            else if (s.kind === "bool" && typeof v !== "boolean") failures.push({ property: f, reason: `${model.show(v)} is invalid (must be a boolean; ${s.sysctl})` });
-            else if (s.kind === "int") {
-                const p = host.sysctlProblem(s.sysctl, v);
-                if (p) failures.push({ property: f, reason: p });
-            }
+        for (const f of model.dosProtectionFields) {
+            const p = news[f] === undefined ? undefined : model.dosProblem(f, news[f]);
+            if (p) failures.push({ property: f, reason: p });
         }
         return { inputs: news, failures };
     },
@@ -694,7 +539,7 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
     async read(id, props) {
         const fields = declaredDos(props);
         const live = await (await agentFor(props.connection)).request<Sysctls>("sysctls", { names: fields.map((f) => dosSettings[f].sysctl) });
-        return { id, props: plain({ ...props, ...Object.fromEntries(fields.map((f) => [f, fromKernel(dosSettings[f], live[dosSettings[f].sysctl])])) }) };
+        return { id, props: plain({ ...props, ...Object.fromEntries(fields.map((f) => [f, fromKernel(f, live[dosSettings[f].sysctl])])) }) };
     },
     async delete(_id, props) {
         const changes = restoreSysctls(declaredDos(props).map((f) => dosSettings[f].sysctl), props.holder);

@@ -1,67 +1,16 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
-import { show } from "./show";
+import { Connection, parsePinnedKey, pinnedKeyProblem, target } from "./model/connection";
 import { trace } from "./trace";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 
-export interface Connection {
-    /** Address or name of the node. */
-    host: string;
-    /** SSH port (22). */
-    port?: number;
-    /** Login user (root). Other users need `sudo`. */
-    user?: string;
-    /** OpenSSH or PEM private key text. Secret. */
-    privateKey?: string;
-    /** Passphrase of the private key. Secret. */
-    privateKeyPassword?: string;
-    /** Password. Secret. */
-    password?: string;
-    /** Path of an ssh-agent socket (SSH_AUTH_SOCK). */
-    agentSocket?: string;
-    /** The node's host key, pinned: "ssh-ed25519 AAAA..." (as in known_hosts) or "SHA256:..." (ssh-keygen -lf). */
-    hostKey?: string;
-    /** Accept any host key. Only for throwaway machines: it lets anyone in the middle see your keys' use. */
-    insecureIgnoreHostKey?: boolean;
-    /** A jump host to reach the node through. */
-    proxy?: Connection;
-    /** Run the agent with `sudo -n` (the user needs passwordless sudo for node). */
-    sudo?: boolean;
-    /** Seconds to wait for one connection attempt (15). */
-    dialTimeout?: number;
-    /** Attempts before giving up (5); waits 1, 2, 4, ... s between them. */
-    dialRetries?: number;
-}
-
-/** Where a connection goes, for messages and pooling: "root@10.0.0.1:22" (via its jump host). */
-export function target(c: Connection): string {
-    const self = `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`;
-    return c.proxy ? `${self} via ${target(c.proxy)}` : self;
-}
+export type { Connection };
+export { target, pinnedKeyProblem };
 
 /** The OpenSSH fingerprint of a host key blob: "SHA256:" and unpadded base64, as `ssh-keygen -lf` prints it. */
 export function fingerprint(key: Buffer): string {
     return "SHA256:" + crypto.createHash("sha256").update(key).digest("base64").replace(/=+$/, "");
-}
-
-/** A pinned OpenSSH public key: its type and blob, from "type base64 [comment]" or a known_hosts line
- * ("host type base64"); undefined when the text is neither. */
-function parsePinnedKey(pinned: string): { type: string; blob: Buffer } | undefined {
-    const words = pinned.trim().split(/\s+/);
-    const i = words.findIndex((w) => /^(ssh-|ecdsa-sha2-|sk-)/.test(w));
-    if (i < 0 || !words[i + 1]) return undefined;
-    const blob = Buffer.from(words[i + 1], "base64");
-    // The blob starts with its own type (uint32 length, then the name): a cheap check that it is a key.
-    if (blob.length < 4 || blob.subarray(4, 4 + blob.readUInt32BE(0)).toString("latin1") !== words[i]) return undefined;
-    return { type: words[i], blob };
-}
-
-/** Why a pinned hostKey is neither an OpenSSH public key nor a SHA256 fingerprint, or undefined when it is one. */
-export function pinnedKeyProblem(pinned: unknown): string | undefined {
-    const text = typeof pinned === "string" ? pinned.trim() : "";
-    if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(text) || (text && !text.startsWith("SHA256:") && parsePinnedKey(text))) return undefined;
-    return `${show(pinned)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...", as in known_hosts) nor a SHA256 fingerprint ("SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it)`;
 }
 
 /** The host key algorithms that offer a key of this type (so the server shows the pinned key). */

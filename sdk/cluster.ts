@@ -3,7 +3,7 @@
 // and the real-server hosts prepared for the forwarding method each takes part in.
 import * as pulumi from "@pulumi/pulumi";
 import * as model from "../provider/model";
-import { interfaceNameProblem } from "../provider/agent/host";
+import { interfaceNameProblem } from "../provider/model/interface";
 import type { ConnectionArgs, DirectorArgs, DosProtectionArgs, RealServerArgs, SyncDaemon, VirtualServiceArgs } from "./index";
 import { Director, DosProtection, RealServer, RealServerNode, VirtualService } from "./index";
 
@@ -63,9 +63,8 @@ export interface ClusterArgs {
 
 const clusterFields = ["director", "backup", "sync", "dos", "services", "nodes"];
 const directorFields = ["connection", "interface", "timeouts"];
-const timeoutFields = ["tcp", "tcpFin", "udp"];
 const nodeFields = ["connection", "arpInterface"];
-const syncNames = (Object.keys(model.syncDaemonFields) as Array<keyof typeof model.syncDaemonFields>).filter((f) => f !== "interface");
+const syncNames = model.syncFieldNames.filter((f) => f !== "interface");
 const serviceSpecFields: readonly string[] = [...model.serviceKeyFields, ...model.serviceSettingFields];
 const serviceFields = [...serviceSpecFields, "adopt", "realServers"];
 const realServerSpecFields: readonly string[] = ["address", "port", ...model.realServerSettingFields];
@@ -107,7 +106,7 @@ function problemsOf(args: ClusterArgs): string[] {
         known(d, directorFields, which);
         connection(d.connection, `${which}.connection`);
         iface(d.interface, `${which}.interface`);
-        if (d.timeouts !== undefined && object(d.timeouts, `${which}.timeouts`, "a set of timeouts (tcp, tcpFin, udp)")) known(d.timeouts, timeoutFields, `${which}.timeouts`);
+        if (d.timeouts !== undefined && object(d.timeouts, `${which}.timeouts`, "a set of timeouts (tcp, tcpFin, udp)")) known(d.timeouts, model.timeoutFields, `${which}.timeouts`);
     }
 
     const sync = args.sync as unknown;
@@ -115,9 +114,9 @@ function problemsOf(args: ClusterArgs): string[] {
         known(sync, syncNames, "sync");
         // The daemon as the agent takes it, with the settings known now (the interface is each director's, checked there).
         const daemon: Record<string, unknown> = { state: "master", syncId: 0 };
-        for (const f of syncNames) if (sync[f] !== undefined && isPlain(sync[f])) daemon[model.syncDaemonFields[f]] = sync[f];
+        for (const f of syncNames) if (sync[f] !== undefined && isPlain(sync[f])) daemon[model.syncDaemonAttributes[f].kernel] = sync[f];
         for (const f of model.validateDaemon(daemon as unknown as Parameters<typeof model.validateDaemon>[0])) {
-            const field = syncNames.find((n) => model.syncDaemonFields[n] === f.property);
+            const field = syncNames.find((n) => model.syncDaemonAttributes[n].kernel === f.property);
             if (field) add(`sync.${field}`, f.reason);
         }
         if (!args.backup) add("sync", "connection sync needs a backup director");

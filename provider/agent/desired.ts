@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "./ipvs";
 import type { SysctlValue } from "./host";
-import { AgentError } from "./protocol";
+import { AgentError } from "../model/protocol";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");

@@ -9,8 +9,15 @@ import * as net from "net";
 import * as os from "os";
 import { execFile } from "child_process";
 import type { RtNetlinkSocket } from "netlink";
-import { addressBytes as bytesOf, formatAddress } from "../address";
-import { show } from "../show";
+import { addressBytes as bytesOf, formatAddress } from "../model/address";
+import { interfaceNameProblem } from "../model/interface";
+import { KERNEL_FEATURES, KernelFeature, KernelVersion } from "../model/kernel";
+import type { HostProbe, InterfaceAddress, IpvsInfo, ModuleState } from "../model/protocol";
+import { SCHEDULER_FEATURE, SCHEDULERS, Scheduler } from "../model/schedulers";
+import { show } from "../model/show";
+import { findSysctl, INTERFACE_SYSCTLS, interfaceSysctl, ResolvedSysctl, sysctlProblem, SYSCTLS, SysctlValue } from "../model/sysctls";
+export type { HostProbe, InterfaceAddress, IpvsInfo, KernelFeature, KernelVersion, ModuleState, Scheduler, SysctlValue };
+export { INTERFACE_SYSCTLS, interfaceNameProblem, interfaceSysctl, KERNEL_FEATURES, SCHEDULER_FEATURE, SCHEDULERS, sysctlProblem, SYSCTLS };
 
 /** A failure on the host. `code` is the errno name (EEXIST, EADDRNOTAVAIL, ENODEV, ...) when the kernel gave one. */
 export class HostError extends Error {
@@ -34,15 +41,6 @@ function errnoName(errno: number): string {
 // Interface names and addresses (validation shared with the provider side)
 // ---------------------------------------------------------------------------------------------
 
-/** The kernel's rules for an interface name (dev_valid_name, IFNAMSIZ 16), kept to printable ASCII. */
-export function interfaceNameProblem(name: unknown): string | undefined {
-    const rule = "1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..'";
-    if (typeof name !== "string") return `interface name ${show(name)} is not a string (must be ${rule})`;
-    if (name.length < 1 || name.length > 15 || !/^[\x21-\x7e]+$/.test(name) || /[/:]/.test(name) || name === "." || name === "..")
-        return `interface name ${show(name)} is invalid (must be ${rule})`;
-    return undefined;
-}
-
 function checkInterfaceName(name: unknown): asserts name is string {
     const p = interfaceNameProblem(name);
     if (p) throw new HostError(p, "EINVAL", errnoOf("EINVAL"));
@@ -50,7 +48,7 @@ function checkInterfaceName(name: unknown): asserts name is string {
 
 export type AddressFamily = 4 | 6;
 
-export { formatAddress } from "../address";
+export { formatAddress };
 
 /** The bytes of an IPv4 or IPv6 address; anything else is HostError EINVAL. */
 export function addressBytes(address: string): Buffer {
@@ -64,20 +62,6 @@ export function addressBytes(address: string): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Addresses over rtnetlink
 // ---------------------------------------------------------------------------------------------
-
-export interface InterfaceAddress {
-    interface: string;
-    index: number;
-    family: AddressFamily;
-    address: string;
-    prefixLength: number;
-    /** rtnetlink scope: 0 global, 200 site, 253 link, 254 host. */
-    scope: number;
-    /** IPv4 label (the interface name, or name:alias). */
-    label?: string;
-    /** IFA_F_* flags that are set, e.g. ["permanent", "nodad"]. */
-    flags: string[];
-}
 
 export interface Link {
     name: string;
@@ -220,138 +204,11 @@ export async function deleteAddress(name: string, address: string, prefixLength?
 // Sysctls: one closed table
 // ---------------------------------------------------------------------------------------------
 
-const INT_MAX = 2147483647;
-/** Seconds kept in jiffies: INT_MAX / HZ must hold them for HZ up to 1000. */
-const SECONDS_MAX = Math.floor(INT_MAX / 1000);
-
-export type SysctlValue = number | readonly [number, number];
-
-export interface SysctlRule {
-    kind: "int" | "pair";
-    /** Allowed integers: a range, optionally restricted to a set or to powers of two. */
-    min?: number;
-    max?: number;
-    oneOf?: readonly number[];
-    powerOfTwo?: boolean;
-    /** The rule in words, for error messages and docs. */
-    text: string;
-}
-
-export interface SysctlEntry {
-    rule: SysctlRule;
-    /** The module that creates the file (it does not exist before that module is loaded). */
-    module?: string;
-}
-
-const int = (min: number, max: number, text: string, extra: Partial<SysctlRule> = {}): SysctlRule => ({ kind: "int", min, max, text, ...extra });
-const bool = int(0, 1, "0 or 1");
-const defense = int(0, 3, "0 (off), 1 or 2 (automatic, the kernel flips between them), 3 (always)");
-const nonNegative = int(0, INT_MAX, `an integer 0-${INT_MAX}`);
-const seconds = int(0, SECONDS_MAX, `seconds, an integer 0-${SECONDS_MAX}`);
-
-const vs = (rule: SysctlRule, module = "ip_vs"): SysctlEntry => ({ rule, module });
-
-/**
- * Every sysctl the agent may read or write outside net.ipv4.conf.<interface>; names as sysctl(8) writes them.
- * net.ipv4.vs.* exist only once ip_vs is loaded and are per network namespace. Checked against kernel 6.1:
- * it has all of these (est_cpulist / est_nice came in 6.2; timeout_* and debug_level are debug builds only).
- */
-export const SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
-    "net.ipv4.vs.amemthresh": vs(int(0, INT_MAX, `available memory threshold in pages, an integer 0-${INT_MAX}`)),
-    "net.ipv4.vs.am_droprate": vs(int(0, INT_MAX, `drop rate in always mode (1/rate), an integer 0-${INT_MAX}`)),
-    "net.ipv4.vs.drop_entry": vs(defense),
-    "net.ipv4.vs.drop_packet": vs(defense),
-    "net.ipv4.vs.secure_tcp": vs(defense),
-    "net.ipv4.vs.conntrack": vs(bool),
-    "net.ipv4.vs.snat_reroute": vs(bool),
-    "net.ipv4.vs.sync_version": vs(bool),
-    "net.ipv4.vs.sync_ports": vs(int(1, 32768, "a power of two 1-32768 (one sync thread and UDP port each)", { powerOfTwo: true })),
-    "net.ipv4.vs.sync_persist_mode": vs(bool),
-    "net.ipv4.vs.sync_qlen_max": vs(int(1, Number.MAX_SAFE_INTEGER, `queued sync messages, an integer 1-${Number.MAX_SAFE_INTEGER}`)),
-    "net.ipv4.vs.sync_sock_size": vs(int(0, INT_MAX, `socket buffer bytes (0 = system default), an integer 0-${INT_MAX}`)),
-    "net.ipv4.vs.cache_bypass": vs(bool),
-    "net.ipv4.vs.expire_nodest_conn": vs(bool),
-    "net.ipv4.vs.sloppy_tcp": vs(bool),
-    "net.ipv4.vs.sloppy_sctp": vs(bool),
-    "net.ipv4.vs.expire_quiescent_template": vs(bool),
-    "net.ipv4.vs.sync_threshold": vs({ kind: "pair", text: `two integers [threshold, period], each 0-${INT_MAX}, threshold < period unless period is 0` }),
-    "net.ipv4.vs.sync_refresh_period": vs(seconds),
-    "net.ipv4.vs.sync_retries": vs(int(0, 3, "an integer 0-3")),
-    "net.ipv4.vs.nat_icmp_send": vs(bool),
-    "net.ipv4.vs.pmtu_disc": vs(bool),
-    "net.ipv4.vs.backup_only": vs(bool),
-    "net.ipv4.vs.conn_reuse_mode": vs(int(0, 3, "a bitmask 0-3 (bit 1: reschedule on port reuse, bit 2: also for TIME_WAIT)")),
-    "net.ipv4.vs.schedule_icmp": vs(bool),
-    "net.ipv4.vs.ignore_tunneled": vs(bool),
-    "net.ipv4.vs.run_estimation": vs(bool),
-    "net.ipv4.vs.lblc_expiration": vs(seconds, "ip_vs_lblc"),
-    "net.ipv4.vs.lblcr_expiration": vs(seconds, "ip_vs_lblcr"),
-    "net.ipv4.ip_forward": { rule: bool },
-    "net.ipv6.conf.all.forwarding": { rule: bool },
-};
-
-/** net.ipv4.conf.<all|default|interface>.<key>: the per-interface sysctls the agent may touch. */
-export const INTERFACE_SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
-    arp_ignore: { rule: int(0, 8, "0, 1, 2, 3 or 8 (1: reply only for addresses on the incoming interface)", { oneOf: [0, 1, 2, 3, 8] }) },
-    arp_announce: { rule: int(0, 2, "0, 1 or 2 (2: always use the best local address)") },
-    rp_filter: { rule: int(0, 2, "0 (off), 1 (strict) or 2 (loose)") },
-};
-
-export interface ResolvedSysctl extends SysctlEntry {
-    name: string;
-    path: string;
-    /** For net.ipv4.conf.<x>.*: x ("all", "default" or an interface name). */
-    interface?: string;
-}
-
-/** The sysctl name for an interface key, e.g. interfaceSysctl("lan0", "arp_ignore"). */
-export function interfaceSysctl(iface: string, key: keyof typeof INTERFACE_SYSCTLS): string {
-    return `net.ipv4.conf.${iface}.${key}`;
-}
-
 /** Finds a sysctl in the closed table; throws HostError EINVAL for any other name or a bad interface name. */
 export function resolveSysctl(name: string): ResolvedSysctl {
-    if (typeof name !== "string") throw new HostError(`sysctl name ${show(name)} is not a string`, "EINVAL", errnoOf("EINVAL"));
-    const fixed = Object.prototype.hasOwnProperty.call(SYSCTLS, name) ? SYSCTLS[name] : undefined;
-    if (fixed) return { name, path: "/proc/sys/" + name.replace(/\./g, "/"), ...fixed };
-    const prefix = "net.ipv4.conf.";
-    const dot = name.lastIndexOf(".");
-    const key = name.slice(dot + 1);
-    if (name.startsWith(prefix) && dot > prefix.length && Object.prototype.hasOwnProperty.call(INTERFACE_SYSCTLS, key)) {
-        const iface = name.slice(prefix.length, dot);
-        if (iface !== "all" && iface !== "default") {
-            const p = interfaceNameProblem(iface);
-            if (p) throw new HostError(`sysctl ${name}: ${p}`, "EINVAL", errnoOf("EINVAL"));
-        }
-        return { name, path: `/proc/sys/net/ipv4/conf/${iface}/${key}`, interface: iface, ...INTERFACE_SYSCTLS[key] };
-    }
-    throw new HostError(`sysctl ${show(name)} is not one the agent manages (allowed: ${Object.keys(SYSCTLS).join(", ")}, ` +
-        `net.ipv4.conf.<all|default|interface>.{${Object.keys(INTERFACE_SYSCTLS).join(",")}})`, "EINVAL", errnoOf("EINVAL"));
-}
-
-function ruleAccepts(rule: SysctlRule, value: unknown): boolean {
-    const isInt = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
-    if (rule.kind === "pair") {
-        if (!Array.isArray(value) || value.length !== 2 || !value.every(isInt)) return false;
-        const [threshold, period] = value as number[];
-        return threshold >= 0 && period >= 0 && threshold <= INT_MAX && period <= INT_MAX && (period === 0 || threshold < period);
-    }
-    if (!isInt(value) || value < rule.min! || value > rule.max!) return false;
-    if (rule.oneOf && !rule.oneOf.includes(value)) return false;
-    if (rule.powerOfTwo && (value & (value - 1)) !== 0) return false;
-    return true;
-}
-
-/** Why this value cannot be written to this sysctl (naming the sysctl, the value and the rule), or undefined. */
-export function sysctlProblem(name: string, value: unknown): string | undefined {
-    let s: ResolvedSysctl;
-    try {
-        s = resolveSysctl(name);
-    } catch (e) {
-        return (e as Error).message;
-    }
-    if (ruleAccepts(s.rule, value)) return undefined;
-    return `sysctl ${name}: value ${show(value)} is invalid (must be ${s.rule.text})`;
+    const s = findSysctl(name);
+    if (typeof s === "string") throw new HostError(s, "EINVAL", errnoOf("EINVAL"));
+    return s;
 }
 
 /** Parses the text of a sysctl file by its rule. */
@@ -410,12 +267,6 @@ export function setSysctl(name: string, value: SysctlValue): SysctlValue {
 // Kernel versions and the features that depend on them
 // ---------------------------------------------------------------------------------------------
 
-export interface KernelVersion {
-    major: number;
-    minor: number;
-    patch: number;
-}
-
 /** "6.1.0-56-amd64" -> 6.1.0. */
 export function parseKernelRelease(release: string): KernelVersion {
     const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
@@ -431,24 +282,6 @@ function atLeast(v: KernelVersion, since: string): boolean {
     const s = parseKernelRelease(since);
     return v.major !== s.major ? v.major > s.major : v.minor !== s.minor ? v.minor > s.minor : v.patch >= s.patch;
 }
-
-/** The IPVS features that came after the baseline, with the kernel release that brought each. */
-export const KERNEL_FEATURES = {
-    sctp: { since: "2.6.34", what: "SCTP virtual services" },
-    sipPersistenceEngine: { since: "2.6.37", what: "the sip persistence engine" },
-    destAddressFamily: { since: "3.18", what: "real servers of another address family than the service" },
-    schedulerFo: { since: "3.18", what: "the fo scheduler" },
-    stats64: { since: "4.1", what: "64-bit statistics" },
-    syncDaemonOptions: { since: "4.3", what: "sync daemon maxlen, multicast group, port and ttl" },
-    schedulerOvf: { since: "4.3", what: "the ovf scheduler" },
-    schedulerMh: { since: "4.18", what: "the mh scheduler" },
-    tunnelGue: { since: "5.2", what: "GUE tunnelling to real servers" },
-    tunnelGre: { since: "5.3", what: "GRE tunnelling to real servers" },
-    tunnelChecksum: { since: "5.3", what: "tunnel checksum flags" },
-    schedulerTwos: { since: "6.2", what: "the twos scheduler" },
-} as const;
-
-export type KernelFeature = keyof typeof KERNEL_FEATURES;
 
 export function kernelSupports(kernel: KernelVersion, feature: KernelFeature): boolean {
     return atLeast(kernel, KERNEL_FEATURES[feature].since);
@@ -473,15 +306,6 @@ export function requireFeature(kernel: KernelVersion, feature: KernelFeature): v
 // Modules: one closed list, loaded through the kernel's modprobe
 // ---------------------------------------------------------------------------------------------
 
-/** IPVS schedulers, by the name ipvsadm and the kernel use; module ip_vs_<name>. */
-export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
-export type Scheduler = (typeof SCHEDULERS)[number];
-
-/** The feature a scheduler needs beyond the baseline, if any. */
-export const SCHEDULER_FEATURE: Partial<Record<Scheduler, KernelFeature>> = {
-    fo: "schedulerFo", ovf: "schedulerOvf", mh: "schedulerMh", twos: "schedulerTwos",
-};
-
 /** Every module the agent may load. */
 export const MODULES: readonly string[] = [
     "ip_vs",
@@ -499,8 +323,6 @@ export function moduleProblem(name: unknown): string | undefined {
     return `module ${show(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`;
 }
 
-/** loaded: in /proc/modules; builtin: compiled in; available: in modules.dep; missing: none of those. */
-export type ModuleState = "loaded" | "builtin" | "available" | "missing";
 
 const moduleKey = (name: string) => name.replace(/-/g, "_");
 
@@ -591,26 +413,10 @@ export function schedulerAvailable(scheduler: Scheduler): boolean {
 // Probe
 // ---------------------------------------------------------------------------------------------
 
-export interface IpvsInfo {
-    /** e.g. "1.2.1" */
-    version: string;
-    /** Size of the connection hash table. */
-    connTableSize: number;
-}
-
 /** Parses the first line of /proc/net/ip_vs: "IP Virtual Server version 1.2.1 (size=4096)". */
 export function parseIpvsVersion(text: string): IpvsInfo | undefined {
     const m = /^IP Virtual Server version (\d+\.\d+\.\d+) \(size=(\d+)\)/.exec(text);
     return m ? { version: m[1], connTableSize: Number(m[2]) } : undefined;
-}
-
-export interface HostProbe {
-    kernelRelease: string;
-    kernel: KernelVersion;
-    /** Absent when ip_vs is not loaded in this host (or namespace). */
-    ipvs?: IpvsInfo;
-    schedulers: Record<Scheduler, ModuleState>;
-    features: Record<KernelFeature, boolean>;
 }
 
 /** What this host's kernel offers. Reads files only; loads nothing. */

@@ -7,114 +7,19 @@
 import * as os from "os";
 import * as util from "util";
 import type { NetlinkMessage, NetlinkSocket } from "netlink";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../address";
-
-// ---------------------------------------------------------------------------------------------
-// Plain data (no I/O)
-
-export type Family = "inet" | "inet6";
-export type Protocol = "tcp" | "udp" | "sctp";
-export type ForwardingMethod = "nat" | "local" | "tun" | "dr";
-export type TunnelType = "ipip" | "gue" | "gre";
-export type TunnelFlags = "nocsum" | "csum" | "remcsum";
-export type SyncState = "master" | "backup";
-
-/** A virtual service reached by protocol, address and port. */
-export interface AddressServiceId {
-    family: Family;
-    protocol: Protocol;
-    /** IPv4 dotted quad or IPv6 text (read back in canonical compressed form). */
-    address: string;
-    port: number;
-}
-/** A virtual service reached by firewall mark. */
-export interface FwmarkServiceId {
-    family: Family;
-    fwmark: number;
-}
-export type VirtualServiceId = AddressServiceId | FwmarkServiceId;
-
-export interface VirtualServiceSettings {
-    /** Scheduler module name: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, ... */
-    scheduler: string;
-    persistent: boolean;
-    onePacket: boolean;
-    /** SCHED1 | SCHED2 | SCHED3 bits (see schedFlagNames / schedFlagBits for the names). */
-    schedFlags: number;
-    /** Persistence timeout in seconds (the kernel keeps it even when not persistent). */
-    persistenceTimeout: number;
-    /** IPv4: a dotted mask ("255.255.255.255"); IPv6: a prefix length (1..128). */
-    netmask: string | number;
-    /** Persistence engine ("sip"); absent means none. */
-    persistenceEngine?: string;
-}
-
-export type VirtualService = VirtualServiceId & VirtualServiceSettings & {
-    /** Read only: filled in by the kernel on reads. */
-    stats?: Stats;
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../model/address";
+import type {
+    AddressServiceId, Daemon, Family, ForwardingMethod, FwmarkServiceId, Info, Protocol, RealServer, RealServerId,
+    DestinationSettings, Stats, SyncState, Timeouts, TunnelFlags, TunnelType, VirtualService, VirtualServiceId,
+    VirtualServiceSettings,
+} from "../model/types";
+import { SCHED_BITS } from "../model/schedulers";
+export { schedFlagBits, schedFlagNames } from "../model/schedulers";
+export type {
+    AddressServiceId, Daemon, Family, ForwardingMethod, FwmarkServiceId, Info, Protocol, RealServer, RealServerId,
+    DestinationSettings, Stats, SyncState, Timeouts, TunnelFlags, TunnelType, VirtualService, VirtualServiceId,
+    VirtualServiceSettings,
 };
-
-export interface RealServerId {
-    address: string;
-    port: number;
-    /** The real server's own address family (may differ from the service's only for "tun"). */
-    addressFamily: Family;
-}
-export interface RealServerSettings {
-    forwarding: ForwardingMethod;
-    weight: number;
-    upperThreshold: number;
-    lowerThreshold: number;
-    /** Only meaningful for "tun"; sent and read back only then. */
-    tunnelType?: TunnelType;
-    tunnelPort?: number;
-    tunnelFlags?: TunnelFlags;
-}
-export interface RealServer extends RealServerId, RealServerSettings {
-    /** Read only counters, filled in by the kernel on reads. */
-    activeConns?: number;
-    inactConns?: number;
-    persistConns?: number;
-    stats?: Stats;
-}
-
-export interface Daemon {
-    state: SyncState;
-    mcastInterface: string;
-    syncId: number;
-    syncMaxlen?: number;
-    /** IPv4 or IPv6 multicast group. */
-    mcastGroup?: string;
-    mcastPort?: number;
-    mcastTtl?: number;
-}
-
-/** Connection timeouts in seconds (what `ipvsadm --set tcp tcpfin udp` sets). */
-export interface Timeouts {
-    tcp: number;
-    tcpFin: number;
-    udp: number;
-}
-
-export interface Info {
-    /** "1.2.1" */
-    version: string;
-    versionCode: number;
-    connTableSize: number;
-}
-
-export interface Stats {
-    conns: number;
-    inPkts: number;
-    outPkts: number;
-    inBytes: number;
-    outBytes: number;
-    cps: number;
-    inPps: number;
-    outPps: number;
-    inBps: number;
-    outBps: number;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The wire constants, in one place
@@ -148,7 +53,7 @@ export const IPVS = {
     },
     /** IPVS_INFO_ATTR_* (the reference names them without ids; checked in the lab). */
     infoAttr: { VERSION: 1, CONN_TAB_SIZE: 2 },
-    svcFlag: { PERSISTENT: 0x1, HASHED: 0x2, ONEPACKET: 0x4, SCHED1: 0x8, SCHED2: 0x10, SCHED3: 0x20 },
+    svcFlag: { PERSISTENT: 0x1, HASHED: 0x2, ONEPACKET: 0x4, ...SCHED_BITS },
     af: { inet: 2, inet6: 10 } as Record<Family, number>,
     protocol: { tcp: 6, udp: 17, sctp: 132 } as Record<Protocol, number>,
     forwarding: { nat: 0, local: 1, tun: 2, dr: 3 } as Record<ForwardingMethod, number>,
@@ -220,35 +125,6 @@ export class IpvsError extends Error {
         this.kind = kind;
         this.meaning = meaning;
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scheduler flag names
-
-const SCHED_FLAG_NAMES: Record<string, string[]> = {
-    sh: ["sh-fallback", "sh-port"],
-    mh: ["mh-fallback", "mh-port"],
-};
-const SCHED_BITS = [IPVS.svcFlag.SCHED1, IPVS.svcFlag.SCHED2, IPVS.svcFlag.SCHED3];
-
-/** Names of the scheduler flags set in `bits`, as ipvsadm prints them (flag-N for schedulers without names). */
-export function schedFlagNames(scheduler: string, bits: number): string[] {
-    const names = SCHED_FLAG_NAMES[scheduler] ?? [];
-    return SCHED_BITS.flatMap((bit, i) => (bits & bit ? [names[i] ?? `flag-${i + 1}`] : []));
-}
-
-/** The SCHED1|SCHED2|SCHED3 bits for flag names; throws on a name that the scheduler does not have. */
-export function schedFlagBits(scheduler: string, names: string[]): number {
-    const known = SCHED_FLAG_NAMES[scheduler] ?? [];
-    let bits = 0;
-    for (const name of names) {
-        let i = known.indexOf(name);
-        if (i < 0) i = ["flag-1", "flag-2", "flag-3"].indexOf(name);
-        if (i < 0) throw new RangeError(`scheduler ${scheduler} has no flag ${name}` +
-            (known.length ? ` (it has ${known.join(", ")})` : ""));
-        bits |= SCHED_BITS[i];
-    }
-    return bits;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,7 +385,7 @@ export function packDestinationId(d: RealServerId): Buffer[] {
 }
 
 /** All attributes of a destination, for NEW_DEST and SET_DEST. Tunnel attributes go only with "tun". */
-export function packDestination(d: RealServerId & RealServerSettings): Buffer[] {
+export function packDestination(d: RealServerId & DestinationSettings): Buffer[] {
     const A = IPVS.destAttr;
     const out = [
         ...packDestinationId(d),
@@ -664,9 +540,9 @@ export const requests = {
     updateService: (s: VirtualServiceId & VirtualServiceSettings) => ipvsMessage(C.SET_SERVICE, [nest(T.SERVICE, packService(s))]),
     deleteService: (id: VirtualServiceId) => ipvsMessage(C.DEL_SERVICE, [nest(T.SERVICE, packServiceId(id))]),
     destinations: (id: VirtualServiceId) => ipvsMessage(C.GET_DEST, [nest(T.SERVICE, packServiceId(id))]),
-    addDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings) =>
+    addDestination: (id: VirtualServiceId, d: RealServerId & DestinationSettings) =>
         ipvsMessage(C.NEW_DEST, [nest(T.SERVICE, packServiceId(id)), nest(T.DEST, packDestination(d))]),
-    updateDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings) =>
+    updateDestination: (id: VirtualServiceId, d: RealServerId & DestinationSettings) =>
         ipvsMessage(C.SET_DEST, [nest(T.SERVICE, packServiceId(id)), nest(T.DEST, packDestination(d))]),
     deleteDestination: (id: VirtualServiceId, d: RealServerId) =>
         ipvsMessage(C.DEL_DEST, [nest(T.SERVICE, packServiceId(id)), nest(T.DEST, packDestinationId(d))]),
@@ -694,9 +570,9 @@ export const writes = {
         ({ payload: requests.updateService(s), kind: "update service", op: `update service ${describeService(s)}` }),
     deleteService: (id: VirtualServiceId): IpvsWrite =>
         ({ payload: requests.deleteService(id), kind: "delete service", op: `delete service ${describeService(id)}` }),
-    addDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings): IpvsWrite =>
+    addDestination: (id: VirtualServiceId, d: RealServerId & DestinationSettings): IpvsWrite =>
         ({ payload: requests.addDestination(id, d), kind: "add destination", op: `add destination ${describeDestination(d)} to service ${describeService(id)}` }),
-    updateDestination: (id: VirtualServiceId, d: RealServerId & RealServerSettings): IpvsWrite =>
+    updateDestination: (id: VirtualServiceId, d: RealServerId & DestinationSettings): IpvsWrite =>
         ({ payload: requests.updateDestination(id, d), kind: "update destination", op: `update destination ${describeDestination(d)} of service ${describeService(id)}` }),
     deleteDestination: (id: VirtualServiceId, d: RealServerId): IpvsWrite =>
         ({ payload: requests.deleteDestination(id, d), kind: "delete destination", op: `delete destination ${describeDestination(d)} from service ${describeService(id)}` }),
@@ -855,11 +731,11 @@ export class IpvsHandle {
         return replies.map(r => unpackDestination(nested(r, T.DEST, "DEST"), id.family));
     }
 
-    async addDestination(id: VirtualServiceId, dest: RealServerId & RealServerSettings): Promise<void> {
+    async addDestination(id: VirtualServiceId, dest: RealServerId & DestinationSettings): Promise<void> {
         await this.write(writes.addDestination(id, dest));
     }
 
-    async updateDestination(id: VirtualServiceId, dest: RealServerId & RealServerSettings): Promise<void> {
+    async updateDestination(id: VirtualServiceId, dest: RealServerId & DestinationSettings): Promise<void> {
         await this.write(writes.updateDestination(id, dest));
     }
 

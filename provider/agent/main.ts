@@ -16,8 +16,8 @@ import { loadModule } from "./host";
 import { IpvsHandle } from "./ipvs";
 import { acquireLock } from "./lock";
 import * as ops from "./ops";
-import { AgentError, Reply, Request } from "./protocol";
-import { show } from "../show";
+import { AgentError, Reply, Request } from "../model/protocol";
+import { show } from "../model/show";
 
 type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
 
@@ -91,7 +91,7 @@ async function run(req: Request, ctx: ops.Context): Promise<Reply> {
     const op = Object.prototype.hasOwnProperty.call(operations, req.op) ? operations[req.op] : undefined;
     if (!op) return failure(id, { message: `unknown operation ${show(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" });
     try {
-        return { id, ok: true, result: await op(req.args, ctx) };
+        return { id, ok: true, result: (await op(req.args, ctx)) as Reply["result"] };
     } catch (e) {
         const err = e as AgentError & { code?: string };
         return failure(id, { message: String(err?.message ?? err), ...(err?.code ? { code: String(err.code) } : {}), ...(err?.field ? { field: String(err.field) } : {}) });

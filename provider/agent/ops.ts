@@ -6,7 +6,8 @@ import * as host from "./host";
 import * as model from "../model";
 import * as desired from "./desired";
 import type { Desired } from "./desired";
-import { AgentError, Report } from "./protocol";
+import { AgentError, Report } from "../model/protocol";
+import type { ServiceState } from "../model/protocol";
 
 export interface Context {
     ipvs(): Promise<IpvsHandle>;
@@ -17,24 +18,7 @@ export interface Context {
     agentFile: string;
 }
 
-/** A change to the node. Each may name its holder (the resource it comes from, by a name made at the
- * resource's creation): an object stays while any holder is left, and two holders cannot declare it
- * differently. A change without one counts as the unnamed holder (desired.unnamedHolder). */
-export type Change = { holder?: string } & (
-    | { service: model.ServiceSpec; adopt?: boolean }
-    | { deleteService: model.ServiceKey }
-    | { realServer: model.RealServerSpec; service: model.ServiceKey; adopt?: boolean }
-    | { deleteRealServer: { address: string; port?: number }; service: model.ServiceKey }
-    | { timeouts: Partial<Timeouts> }
-    | { startDaemon: Daemon }
-    | { stopDaemon: SyncState }
-    | { sysctl: string; value: host.SysctlValue }
-    | { restore: string }
-    | { address: string; interface: string; prefixLength?: number }
-    | { deleteAddress: string; interface: string; prefixLength?: number }
-    | { module: string }
-    | { deleteModule: string }
-    | { renameHolder: string; to: string });
+export type { Change } from "../model/protocol";
 
 // ------------------------------------------------------------------------------------------------
 // Validation: every request is checked in full before anything on the node is touched.
@@ -56,9 +40,10 @@ function failures(fs: model.Failure[], field: string): void {
     if (fs.length) fail(`${field}.${fs[0].property}`, fs.map((f) => `${f.property}: ${f.reason}`).join("; "));
 }
 
-const serviceFields = ["protocol", "address", "port", "fwmark", "family", "scheduler", "schedulerFlags", "persistence", "onePacket"];
-const keyFields = ["protocol", "address", "port", "fwmark", "family"];
-const realServerFields = ["address", "port", "forwarding", "weight", "upperThreshold", "lowerThreshold", "tunnel"];
+const keyFields: string[] = [...model.serviceKeyFields];
+const serviceFields: string[] = [...keyFields, ...model.serviceSettingFields];
+const realServerFields: string[] = ["address", "port", ...model.realServerSettingFields];
+const daemonFields: string[] = ["state", ...model.syncFieldNames.map((f) => model.syncDaemonAttributes[f].kernel)];
 
 function serviceKey(v: unknown, field: string): VirtualServiceId {
     const o = object(v, field);
@@ -144,7 +129,7 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
     if ("startDaemon" in c) {
         onlyKeys(c, ["startDaemon"], field);
         const d = object(c.startDaemon, `${field}.startDaemon`);
-        onlyKeys(d, ["state", "mcastInterface", "syncId", "syncMaxlen", "mcastGroup", "mcastPort", "mcastTtl"], `${field}.startDaemon`);
+        onlyKeys(d, daemonFields, `${field}.startDaemon`);
         failures(model.validateDaemon(d as unknown as Daemon), `${field}.startDaemon`);
         return { kind: "startDaemon", want: d as unknown as Daemon };
     }
@@ -195,36 +180,7 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
 // ------------------------------------------------------------------------------------------------
 // Comparison: what differs between a declared object and the kernel's, in words.
 
-function serviceDiff(want: VirtualService, live: VirtualService): string[] {
-    const d: string[] = [];
-    const cmp = (name: string, a: unknown, b: unknown) => { if (a !== b) d.push(`${name} ${String(b)} -> ${String(a)}`); };
-    cmp("scheduler", want.scheduler, live.scheduler);
-    cmp("scheduler flags", ipvs.schedFlagNames(want.scheduler, want.schedFlags).join(",") || "none",
-        ipvs.schedFlagNames(live.scheduler, live.schedFlags).join(",") || "none");
-    cmp("persistent", want.persistent, live.persistent);
-    if (want.persistent) {
-        cmp("persistence timeout", want.persistenceTimeout, live.persistenceTimeout);
-        cmp("netmask", want.netmask, live.netmask);
-    }
-    cmp("persistence engine", want.persistenceEngine ?? "none", live.persistenceEngine ?? "none");
-    cmp("one-packet", want.onePacket, live.onePacket);
-    return d;
-}
-
-function realServerDiff(want: RealServer, live: RealServer): string[] {
-    const d: string[] = [];
-    const cmp = (name: string, a: unknown, b: unknown) => { if (a !== b) d.push(`${name} ${String(b)} -> ${String(a)}`); };
-    cmp("forwarding", want.forwarding, live.forwarding);
-    cmp("weight", want.weight, live.weight);
-    cmp("upper threshold", want.upperThreshold, live.upperThreshold);
-    cmp("lower threshold", want.lowerThreshold, live.lowerThreshold);
-    if (want.forwarding === "tun") {
-        cmp("tunnel type", want.tunnelType, live.tunnelType ?? "ipip");
-        cmp("tunnel port", want.tunnelPort ?? 0, live.tunnelPort ?? 0);
-        cmp("tunnel checksum", want.tunnelFlags ?? "nocsum", live.tunnelFlags ?? "nocsum");
-    }
-    return d;
-}
+const { serviceDiff, realServerDiff } = model;
 
 // ------------------------------------------------------------------------------------------------
 // The table as this request sees it: read once, kept current as changes are applied.
@@ -434,7 +390,7 @@ function planTimeouts(want: Partial<Timeouts>, live: Timeouts, plan: Planned[]):
         action: `set timeouts ${diff.map((k) => `${k} ${live[k]} -> ${want[k]}`).join(", ")}` });
 }
 
-const sysctlText = (v: host.SysctlValue | undefined) => (Array.isArray(v) ? v.join(" ") : String(v));
+const { sysctlText } = model;
 
 function planSysctl(name: string, live: host.SysctlValue, value: host.SysctlValue, plan: Planned[]): void {
     if (sysctlText(live) !== sysctlText(value)) plan.push({ host: async () => { host.setSysctl(name, value); }, undo: () => [async () => { host.setSysctl(name, live); }],
@@ -479,13 +435,7 @@ function release(p: Planner, name: string, holder: string | undefined): boolean 
 }
 
 const O = desired.objectName;
-const daemonSettings = (d: Daemon): Record<string, unknown> => {
-    const o: Record<string, unknown> = { ...d };
-    if (o.mcastGroup !== undefined) o.mcastGroup = model.canonicalAddress(String(o.mcastGroup));
-    for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-    return o;
-};
-const realServerSettings = (r: RealServer): Record<string, unknown> => strip(r, ["address", "port", "addressFamily"]) as unknown as Record<string, unknown>;
+const { daemonSettings, realServerSettings } = model;
 const serviceSettings = (v: VirtualService): Record<string, unknown> => ({ ...v });
 
 /** Decides the writes of one step from what the table holds (as earlier steps of the plan leave it). */
@@ -697,7 +647,7 @@ export async function restore(ctx: Context): Promise<Report & { failed: string[]
 // ------------------------------------------------------------------------------------------------
 // Reads
 
-export type ServiceState = VirtualService & { realServers: RealServer[] };
+export type { ServiceState };
 
 /** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
 export async function state(args: unknown, ctx: Context): Promise<{ services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] }> {

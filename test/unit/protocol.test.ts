@@ -6,7 +6,7 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { handle } from "../../provider/agent/main";
 import type { Context } from "../../provider/agent/ops";
-import { AgentError, Reply } from "../../provider/agent/protocol";
+import { AgentError, Reply } from "../../provider/model/protocol";
 
 const accepted = "probe, state, apply, drain, zero, sysctls, addresses";
 

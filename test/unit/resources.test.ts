@@ -56,7 +56,7 @@ describe("Director sync daemons", () => {
     });
     it("names each bad setting by its path, with the value and the rule", async () => {
         expect(await failures(director, { sync: { master: { interface: "lan/0", syncId: 256, maxLen: 70000, group: "10.0.0.1", port: 0, ttl: 256 } } })).toEqual([
-            'sync.master.interface: "lan/0" is not an interface name: 1 to 15 printable ASCII characters, no "/", ":" or spaces, not "." or ".."',
+            `sync.master.interface: interface name "lan/0" is invalid (must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
             "sync.master.syncId: 256 is not a sync id: an integer from 0 to 255",
             "sync.master.maxLen: 70000 is not a sync message length: 1 to 65507 bytes (one UDP datagram)",
             'sync.master.group: "10.0.0.1" is not a multicast group (224.0.0.0/4 or ff00::/8)',
@@ -64,7 +64,7 @@ describe("Director sync daemons", () => {
             "sync.master.ttl: 256 is not a TTL: 1 to 255",
         ]);
         expect(await failures(director, { sync: { backup: { syncId: -1 } } })).toEqual([
-            "sync.backup.interface: undefined is not an interface name: 1 to 15 printable ASCII characters, no \"/\", \":\" or spaces, not \".\" or \"..\"",
+            `sync.backup.interface: interface name undefined is not a string (must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
             "sync.backup.syncId: -1 is not a sync id: an integer from 0 to 255",
         ]);
         expect(await failures(director, { sync: { backup: { interface: "lan0", syncid: 4 } } })).toEqual([

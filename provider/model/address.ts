@@ -1,6 +1,8 @@
 // IP addresses as text and as bytes, in one place for the provider and the agent (IPVS, rtnetlink).
 // Text is read strictly and written as glibc's inet_ntop writes it (RFC 5952, IPv4-mapped with a
 // dotted tail), which is what ipvsadm and ip print.
+import * as net from "net";
+import type { Family } from "./types";
 
 function check(ok: boolean, what: string): void {
     if (!ok) throw new RangeError(what);
@@ -86,4 +88,12 @@ export function formatAddress(bytes: Uint8Array): string {
 /** The canonical text of an address: "FD00:0::0001" is "fd00::1". */
 export function canonicalAddress(text: string): string {
     return formatAddress(addressBytes(text));
+}
+
+/** The family of an address, or undefined when it is not one the kernel takes (an IPv6 zone, "%eth0",
+ * is not: ipvsadm refuses it, and the kernel's address has no room for it). */
+export function familyOf(address: string): Family | undefined {
+    if (address.includes("%")) return undefined;
+    const v = net.isIP(address);
+    return v === 4 ? "inet" : v === 6 ? "inet6" : undefined;
 }

@@ -1,0 +1,133 @@
+// The agent's wire protocol: one JSON request per line on stdin, one JSON reply per line on stdout, in
+// order. Every operation's arguments and result are typed here, and both the provider's client and the
+// agent use these types, so the two sides name operations and their fields the same way.
+import type { KernelFeature, KernelVersion } from "./kernel";
+import type { RealServerSpec } from "./real-server";
+import type { Scheduler } from "./schedulers";
+import type { ServiceKey, ServiceSpec } from "./service";
+import type { SysctlValue } from "./sysctls";
+import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "./types";
+
+/** A change to the node. Each may name its holder (the resource it comes from, by a name made at the
+ * resource's creation): an object stays while any holder is left, and two holders cannot declare it
+ * differently. A change without one counts as the unnamed holder. */
+export type Change = { holder?: string } & (
+    | { service: ServiceSpec; adopt?: boolean }
+    | { deleteService: ServiceKey }
+    | { realServer: RealServerSpec; service: ServiceKey; adopt?: boolean }
+    | { deleteRealServer: { address: string; port?: number }; service: ServiceKey }
+    | { timeouts: Partial<Timeouts> }
+    | { startDaemon: Daemon }
+    | { stopDaemon: SyncState }
+    | { sysctl: string; value: SysctlValue }
+    | { restore: string }
+    | { address: string; interface: string; prefixLength?: number }
+    | { deleteAddress: string; interface: string; prefixLength?: number }
+    | { module: string }
+    | { deleteModule: string }
+    | { renameHolder: string; to: string });
+
+/** What a writing operation did: every change it made to the node, in words an operator reads. */
+export interface Report {
+    changed: boolean;
+    actions: string[];
+    /** What the caller should be told: an object taken over that pulumi-lvs had not made. */
+    warnings?: string[];
+    /** Objects a delete left in place because other holders still declare them. */
+    kept?: string[];
+}
+
+/** A service with its real servers, as the kernel has them (counters included). */
+export type ServiceState = VirtualService & { realServers: RealServer[] };
+
+/** loaded: in /proc/modules; builtin: compiled in; available: in modules.dep; missing: none of those. */
+export type ModuleState = "loaded" | "builtin" | "available" | "missing";
+
+export interface InterfaceAddress {
+    interface: string;
+    index: number;
+    family: 4 | 6;
+    address: string;
+    prefixLength: number;
+    /** rtnetlink scope: 0 global, 200 site, 253 link, 254 host. */
+    scope: number;
+    /** IPv4 label (the interface name, or name:alias). */
+    label?: string;
+    /** IFA_F_* flags that are set, e.g. ["permanent", "nodad"]. */
+    flags: string[];
+}
+
+export interface IpvsInfo {
+    /** e.g. "1.2.1" */
+    version: string;
+    /** Size of the connection hash table. */
+    connTableSize: number;
+}
+
+/** What a host's kernel offers (read from files; nothing loaded). */
+export interface HostProbe {
+    kernelRelease: string;
+    kernel: KernelVersion;
+    /** Absent when ip_vs is not loaded in this host (or namespace). */
+    ipvs?: IpvsInfo;
+    schedulers: Record<Scheduler, ModuleState>;
+    features: Record<KernelFeature, boolean>;
+}
+
+/** The probe operation's answer: the host, the agent, and why the node's record cannot be read (if so). */
+export interface Probe extends HostProbe {
+    agent: { version: string; hash: string; node: string; maxRssKiB: number };
+    recordProblem?: string;
+}
+
+/** Every operation: its arguments and its result. Nothing else is accepted. */
+export interface Operations {
+    probe: { args: undefined; result: Probe };
+    /** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
+    state: { args: { services?: ServiceKey[] }; result: { services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] } };
+    /** The changes, all or none. */
+    apply: { args: { changes: Change[] }; result: Report };
+    /** Weight 0, a wait for the active connections (or the deadline), then the delete. */
+    drain: {
+        args: { service: ServiceKey; realServer: { address: string; port?: number }; timeoutSeconds?: number; holder?: string };
+        result: Report & { waitedSeconds: number; activeConnections: number };
+    };
+    /** Zeroes the counters of one service, or of all. */
+    zero: { args: { service?: ServiceKey }; result: Report };
+    /** The values of sysctls from the closed table. */
+    sysctls: { args: { names: string[] }; result: Record<string, SysctlValue> };
+    /** The addresses of one interface, or of all. */
+    addresses: { args: { interface?: string }; result: InterfaceAddress[] };
+}
+export type Op = keyof Operations;
+export type Args<O extends Op> = Operations[O]["args"];
+export type Result<O extends Op> = Operations[O]["result"];
+
+export interface Request<O extends Op = Op> {
+    id: number;
+    op: O;
+    args?: Args<O>;
+}
+
+export interface Reply<O extends Op = Op> {
+    id: number;
+    ok: boolean;
+    result?: Result<O>;
+    error?: AgentErrorInfo;
+}
+
+export interface AgentErrorInfo {
+    message: string;
+    /** errno name when the kernel refused (EEXIST, ESRCH, ...). */
+    code?: string;
+    /** The request field at fault, for a bad request. */
+    field?: string;
+}
+
+/** An error the agent reports to its caller, with the field at fault when the request was bad. */
+export class AgentError extends Error {
+    constructor(message: string, readonly field?: string, readonly code?: string) {
+        super(message);
+        this.name = "AgentError";
+    }
+}
