@@ -7,11 +7,15 @@ import { closeLab, labConnection, sh } from "../test/lab";
 
 const host = "director1";
 const rounds = Number(process.env.ROUNDS ?? 5);
-const services = Array.from({ length: 100 }, (_, i) => ({ protocol: "tcp", address: `10.3.${i >> 8}.${(i & 255) + 1}`, port: 80 }));
+const services = Array.from({ length: 100 },
+    (_, i) => ({ protocol: "tcp" as const, address: `10.3.${i >> 8}.${(i & 255) + 1}`, port: 80 }));
 const realServers = Array.from({ length: 10 }, (_, j) => `10.3.100.${j + 1}`);
 
-const changes = services.flatMap((s) => [{ service: s }, ...realServers.map((address) => ({ service: s, realServer: { address } }))]);
-const rules = services.flatMap((s) => [`-A -t ${s.address}:80 -s wlc`, ...realServers.map((r) => `-a -t ${s.address}:80 -r ${r}:80 -g -w 1`)]).join("\n") + "\n";
+const changes = services.flatMap((s) =>
+    [{ service: s }, ...realServers.map((address) => ({ service: s, realServer: { address } }))]);
+const rules = services.flatMap((s) =>
+    [`-A -t ${s.address}:80 -s wlc`, ...realServers.map((r) => `-a -t ${s.address}:80 -r ${r}:80 -g -w 1`)])
+    .join("\n") + "\n";
 const removeAll = services.map((s) => ({ deleteService: s }));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -28,9 +32,10 @@ async function main(): Promise<void> {
         rtt.push(ms(process.hrtime.bigint() - t));
 
         t = process.hrtime.bigint();
-        const report = await agent.request<{ actions: string[] }>("apply", { changes });
+        const report = await agent.request("apply", { changes });
         byAgent.push(ms(process.hrtime.bigint() - t));
-        if (report.actions.length !== changes.length) throw new Error(`the agent made ${report.actions.length} changes, not ${changes.length}`);
+        if (report.actions.length !== changes.length)
+            throw new Error(`the agent made ${report.actions.length} changes, not ${changes.length}`);
         await agent.request("apply", { changes: removeAll });
 
         t = process.hrtime.bigint();
@@ -39,11 +44,13 @@ async function main(): Promise<void> {
         const lines = (await sh(host, "ipvsadm -Sn")).split("\n").filter((l) => l.includes(" 10.3.")).length;
         if (lines !== changes.length) throw new Error(`ipvsadm -R made ${lines} objects, not ${changes.length}`);
         await agent.request("apply", { changes: removeAll });
-        console.log(`round ${r + 1}: agent ${byAgent[r].toFixed(0)} ms, ipvsadm -R ${byIpvsadm[r].toFixed(0)} ms, round trip ${rtt[r].toFixed(0)} ms`);
+        console.log(`round ${r + 1}: agent ${byAgent[r].toFixed(0)} ms, ipvsadm -R ${byIpvsadm[r].toFixed(0)} ms, ` +
+            `round trip ${rtt[r].toFixed(0)} ms`);
     }
-    const probe = await agent.request<{ agent: { maxRssKiB: number } }>("probe");
+    const probe = await agent.request("probe");
     await sh(host, "rm -f /tmp/bench-rules");
-    console.log(`objects: ${changes.length} (${services.length} services x ${realServers.length} real servers), rounds: ${rounds}`);
+    console.log(`objects: ${changes.length} (${services.length} services x ${realServers.length} real servers), ` +
+        `rounds: ${rounds}`);
     console.log(`median round trip (probe): ${median(rtt).toFixed(0)} ms`);
     console.log(`median agent apply: ${median(byAgent).toFixed(0)} ms`);
     console.log(`median ipvsadm -R: ${median(byIpvsadm).toFixed(0)} ms`);

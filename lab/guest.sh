@@ -12,7 +12,9 @@ echo /lab/bin/modprobe > /proc/sys/kernel/modprobe
 hostname lab
 # The project checkout that started the lab, live (cache=none) at the same path as on the machine.
 project=$(sed -n 's/.*lab\.project=\([^ ]*\).*/\1/p' /proc/cmdline)
-if [ -n "$project" ]; then mkdir -p "$project"; mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=none project "$project"; fi
+if [ -n "$project" ]; then
+  mkdir -p "$project"; mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=none project "$project"
+fi
 ip link set lo up
 
 # The root filesystem is the machine's own (read-only, with a tmpfs overlay): give root a login that

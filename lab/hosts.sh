@@ -25,7 +25,10 @@ host_up() { # name
   mkdir -p "/run/lab/disk/$name" /var/lib/pulumi-lvs
   ip netns add "$name"
   # The NIC comes back to the root namespace when a rebooted host's namespace is gone (asynchronously).
-  for _ in $(seq 100); do mgmt=$(grep -l "52:54:00:1a:b0:0$i" /sys/class/net/*/address 2>/dev/null | cut -d/ -f5); [ -n "$mgmt" ] && break; sleep 0.1; done
+  for _ in $(seq 100); do
+    mgmt=$(grep -l "52:54:00:1a:b0:0$i" /sys/class/net/*/address 2>/dev/null | cut -d/ -f5); [ -n "$mgmt" ] && break
+    sleep 0.1
+  done
   for _ in $(seq 100); do ip link show "$name-lan" >/dev/null 2>&1 || break; sleep 0.1; done
   ip link set "$mgmt" netns "$name"
   ns() { ip netns exec "$name" "$@"; }
@@ -56,7 +59,8 @@ host_up() { # name
   if [ -f "$unit" ]; then
     cmd=$(sed -n 's/^ExecStart=//p' "$unit")
     # shellcheck disable=SC2086
-    in_host "$name" $cmd > "/run/lab/disk/$name/restore.log" 2>&1 || log "$name: the restore unit failed (see /run/lab/disk/$name/restore.log)"
+    in_host "$name" $cmd > "/run/lab/disk/$name/restore.log" 2>&1 \
+      || log "$name: the restore unit failed (see /run/lab/disk/$name/restore.log)"
   fi
   in_host "$name" /lab/root/usr/sbin/sshd -f /lab/sshd_config -h "/lab/keys/$name" -o "PidFile=/run/sshd-$name.pid" \
     || log "sshd for $name did not start"
@@ -70,6 +74,7 @@ host_down() { # name
 }
 
 if [ "${1:-}" = reboot ]; then
-  [ -n "${2:-}" ] && lab_names | grep -qx "$2" || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }
+  [ -n "${2:-}" ] && lab_names | grep -qx "$2" \
+    || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }
   host_down "$2" && host_up "$2"
 fi

@@ -17,7 +17,9 @@ fail() { echo "lab: $*" >&2; exit 1; }
 # and nft bring their libraries in the image. dpkg-query fails for a package dpkg has never heard of
 # (and prints nothing): each package is asked on its own, and anything but "installed" is missing.
 # LAB_CHECK_EXTRA_PACKAGES adds names to the check (test/unit/setup.test.ts: one dpkg has never heard of).
-host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2 libaudit1 libselinux1 libpam0g libpam-modules zlib1g${LAB_CHECK_EXTRA_PACKAGES:+ $LAB_CHECK_EXTRA_PACKAGES}"
+host_packages="qemu-system-x86 cpio xz-utils openssh-client iproute2 util-linux libwrap0 libkrb5-3 libgssapi-krb5-2"
+host_packages+=" libaudit1 libselinux1 libpam0g libpam-modules zlib1g"
+host_packages+="${LAB_CHECK_EXTRA_PACKAGES:+ $LAB_CHECK_EXTRA_PACKAGES}"
 command -v dpkg-query >/dev/null && command -v apt-get >/dev/null \
   || fail "dpkg-query or apt-get is missing: the lab needs a Debian or Ubuntu machine (it installs Debian packages)"
 missing=
@@ -28,7 +30,8 @@ missing=${missing# }
 if [ -n "$missing" ]; then
   [ "$(id -u)" = 0 ] || fail "these Debian packages are missing and installing them needs root: $missing"
   echo "lab: installing Debian packages this machine lacks: $missing" >&2
-  apt-get update -qq >&2 || fail "apt-get update failed (see above), so these Debian packages could not be installed: $missing"
+  apt-get update -qq >&2 \
+    || fail "apt-get update failed (see above), so these Debian packages could not be installed: $missing"
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >&2 \
     || fail "apt-get could not install: $missing (see above)"
@@ -67,26 +70,31 @@ if [ -z "$kdir" ]; then
 fi
 release=$(ls "$kdir/lib/modules")
 
-key=$( { echo "$kdir"; cat "$here/image.sh" "$here/init.sh" "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh"; } | sha256sum | cut -c1-12)
+key=$( { echo "$kdir"; cat "$here/image.sh" "$here/init.sh" "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh"; } \
+  | sha256sum | cut -c1-12)
 img=$cache/image-$key
 if [ ! -f "$img/ready" ]; then
   echo "lab: building image $key" >&2
   rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
   # nftables (for the tests' firewall marks) with the libraries this machine does not have: they stay in
   # root/usr/lib, found through LD_LIBRARY_PATH by the bin/nft wrapper, so nothing of it reaches the machine.
-  apt_fetch openssh-server openssh-sftp-server ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 sudo nftables libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
+  apt_fetch openssh-server openssh-sftp-server ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 sudo nftables \
+    libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
   lab_libs=/lab/root/usr/lib/x86_64-linux-gnu:/lab/root/lib/x86_64-linux-gnu
   # ldd exits 0 when a library is not found (listed below) and 1 when a program is missing or unreadable.
   ldd_out=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu:root/lib/x86_64-linux-gnu \
-    ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so root/usr/sbin/nft 2>&1) \
+    ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so \
+    root/usr/sbin/nft 2>&1) \
     || fail "ldd could not read the guest's sshd, ipvsadm, sudo or nft as extracted from their packages: $ldd_out"
   missing_libs=$(awk '/not found/ { print $1 }' <<< "$ldd_out" | sort -u)
-  [ -z "$missing_libs" ] || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
+  [ -z "$missing_libs" ] \
+    || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
   # ipvsadm (the tests' oracle) and nft (their firewall marks) with the libraries they brought: found
   # through LD_LIBRARY_PATH by these wrappers, so nothing of them reaches the machine.
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$lab_libs" > bin/nft; chmod +x bin/nft
-  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/sbin/ipvsadm "$@"\n' "$lab_libs" > bin/ipvsadm; chmod +x bin/ipvsadm
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/sbin/ipvsadm "$@"\n' "$lab_libs" > bin/ipvsadm
+  chmod +x bin/ipvsadm
   cp "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done
@@ -125,7 +133,8 @@ CFG
     for d in ${line#*:}; do want="$want $(basename "$d" .ko)"; done
   done
   cp "$dep" "$ir/lib/modules/$release/"
-  (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.cpio.gz || fail "packing the initramfs failed (see above)"
+  (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) > initramfs.cpio.gz \
+    || fail "packing the initramfs failed (see above)"
   rm -rf "$ir"
   echo "KERNEL_DIR=$kdir" > kernel.env; echo "KERNEL_RELEASE=$release" >> kernel.env
   touch ready

@@ -11,7 +11,11 @@ base_port=${PULUMI_LVS_LAB_PORT:-22200}
 . "$here/topology.sh"
 fail() { echo "lab: $*" >&2; exit 1; }
 running() { [ -f "$run/qemu.pid" ] && kill -0 "$(cat "$run/qemu.pid")" 2>/dev/null; }
-port_of() { local i=0 h; for h in $(lab_names); do i=$((i + 1)); [ "$h" = "$1" ] && { echo $((base_port + i)); return; }; done; fail "no host '$1' in the lab (hosts: $(lab_names | tr '\n' ' '))"; }
+port_of() {
+  local i=0 h
+  for h in $(lab_names); do i=$((i + 1)); [ "$h" = "$1" ] && { echo $((base_port + i)); return; }; done
+  fail "no host '$1' in the lab (hosts: $(lab_names | tr '\n' ' '))"
+}
 lab_ssh() { # host args...
   local img; img=$(cat "$run/image")
   ssh -i "$img/id_ed25519" -o UserKnownHostsFile="$run/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes \
@@ -30,7 +34,9 @@ down() {
 up() {
   local img; img=$(bash "$here/image.sh") || fail "the lab image could not be built (lab/image.sh stopped; see above)"
   if running; then
-    if [ "$(cat "$run/image" 2>/dev/null)" = "$img" ] && [ "$(cat "$run/project" 2>/dev/null)" = "$repo" ]; then wait_ssh; return; fi
+    if [ "$(cat "$run/image" 2>/dev/null)" = "$img" ] && [ "$(cat "$run/project" 2>/dev/null)" = "$repo" ]; then
+      wait_ssh; return
+    fi
     echo "lab: the image or the project checkout changed; restarting the lab" >&2; down
   fi
   command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 is missing (apt-get install qemu-system-x86)"
@@ -40,7 +46,8 @@ up() {
   local nics=() i=0 h port
   for h in $(lab_names); do
     i=$((i + 1)); port=$((base_port + i))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && fail "port $port (for $h) is in use; set PULUMI_LVS_LAB_PORT to another base port"
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null \
+      && fail "port $port (for $h) is in use; set PULUMI_LVS_LAB_PORT to another base port"
     nics+=(-netdev "user,id=n$i,restrict=on,net=10.254.0.0/24,hostfwd=tcp:127.0.0.1:$port-:22"
            -device "virtio-net-pci,netdev=n$i,mac=52:54:00:1a:b0:0$i")
   done
@@ -51,8 +58,10 @@ up() {
   # The TSC clock source stalls emulated guests under load (soft lockups, RCU stalls seen here): HPET.
   # shellcheck disable=SC2086
   qemu-system-x86_64 -name pulumi-lvs-lab $accel -machine pc -smp 2 -m 2048 -no-reboot \
-    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" -append "console=ttyS0 panic=-1 quiet clocksource=hpet tsc=unstable lab.project=$repo" \
-    -fsdev "local,id=project,path=$repo,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=project,mount_tag=project \
+    -kernel "$KERNEL_DIR/vmlinux" -initrd "$img/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 quiet clocksource=hpet tsc=unstable lab.project=$repo" \
+    -fsdev "local,id=project,path=$repo,security_model=none,readonly=on" \
+    -device virtio-9p-pci,fsdev=project,mount_tag=project \
     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
     -fsdev "local,id=lab,path=$img,security_model=none,readonly=on" -device virtio-9p-pci,fsdev=lab,mount_tag=lab \
@@ -63,7 +72,8 @@ up() {
   write_clients "$img"
   until grep -q 'lab ready' "$run/console.log" 2>/dev/null; do
     running || fail "the VM stopped while booting; its console said:$(echo; tail -n 30 "$run/console.log")"
-    [ $((SECONDS - start)) -lt 180 ] || { down; fail "the VM did not come up in 180 s; console:$(echo; tail -n 30 "$run/console.log")"; }
+    [ $((SECONDS - start)) -lt 180 ] \
+      || { down; fail "the VM did not come up in 180 s; console:$(echo; tail -n 30 "$run/console.log")"; }
     sleep 0.2
   done
   echo "lab: booted in $((SECONDS - start)) s" >&2
@@ -89,15 +99,18 @@ wait_ssh() {
 
 write_clients() { # the pinned host keys and lab.json (and the operator user's password), which tests and examples read
   local img=$1 h lan4 lan6 back4 back6 sep="" i=0
+  local host_format='%s    "%s": { "host": "127.0.0.1", "port": %d, "user": "root", "hostKey": "%s", '
+  host_format+='"lan4": "%s", "lan6": "%s", "back4": "%s", "back6": "%s" }'
   : > "$run/known_hosts"
   {
-    printf '{\n  "privateKeyPath": "%s",\n  "operatorPassword": "%s",\n  "hosts": {\n' "$img/id_ed25519" "$(cat "$img/operator-password")"
+    printf '{\n  "privateKeyPath": "%s",\n  "operatorPassword": "%s",\n  "hosts": {\n' \
+      "$img/id_ed25519" "$(cat "$img/operator-password")"
     while read -r h lan4 lan6 back4 back6; do
       [ -n "$h" ] || continue
       i=$((i + 1))
       local key; key=$(cut -d' ' -f1,2 "$img/keys/$h.pub")
       echo "[127.0.0.1]:$((base_port + i)) $key" >> "$run/known_hosts"
-      printf '%s    "%s": { "host": "127.0.0.1", "port": %d, "user": "root", "hostKey": "%s", "lan4": "%s", "lan6": "%s", "back4": "%s", "back6": "%s" }' \
+      printf "$host_format" \
         "$sep" "$h" $((base_port + i)) "$key" "$lan4" "$lan6" "$back4" "$back6"
       sep=$',\n'
     done <<< "$LAB_HOSTS"
@@ -116,7 +129,12 @@ case "${1:-}" in
         echo "  $h 127.0.0.1:$(port_of "$h") $s"
       done
     else echo "lab: not running"; exit 3; fi ;;
-  reboot) [ $# -eq 2 ] || fail "usage: lab.sh reboot HOST"; running || fail "the lab is not running (npm run lab:up)"; reboot "$2"; echo "lab: $2 rebooted" ;;
-  ssh) [ $# -ge 2 ] || fail "usage: lab.sh ssh HOST [COMMAND...]"; running || fail "the lab is not running (npm run lab:up)"; port_of "$2" >/dev/null; shift; lab_ssh "$@" ;;
+  reboot)
+    [ $# -eq 2 ] || fail "usage: lab.sh reboot HOST"; running || fail "the lab is not running (npm run lab:up)"
+    reboot "$2"; echo "lab: $2 rebooted" ;;
+  ssh)
+    [ $# -ge 2 ] || fail "usage: lab.sh ssh HOST [COMMAND...]"
+    running || fail "the lab is not running (npm run lab:up)"
+    port_of "$2" >/dev/null; shift; lab_ssh "$@" ;;
   *) fail "usage: lab.sh up | down | status | ssh HOST [COMMAND...] | reboot HOST" ;;
 esac

@@ -8,7 +8,7 @@ import * as path from "path";
 import type { Client, ClientChannel } from "ssh2";
 import { Connection, connect, target } from "./ssh";
 import { trace } from "./trace";
-import type { Reply } from "./model/protocol";
+import type { Args, Op, Reply, Result } from "./model/protocol";
 
 // The built agent sits in lib/agent, beside lib/provider (this file compiled) or below the sources.
 const base = path.resolve(__dirname, "..");
@@ -28,7 +28,8 @@ export function agentPackage(): Package {
         const script = fs.readFileSync(path.join(agentDir, "agent.js"));
         const h = crypto.createHash("sha256").update(script);
         for (const a of Object.values(arches)) h.update(fs.readFileSync(path.join(agentDir, `netlink-${a}.node`)));
-        pkg = { hash: h.digest("hex").slice(0, 16), script, binding: (a) => fs.readFileSync(path.join(agentDir, `netlink-${a}.node`)) };
+        const binding = (a: string) => fs.readFileSync(path.join(agentDir, `netlink-${a}.node`));
+        pkg = { hash: h.digest("hex").slice(0, 16), script, binding };
     }
     return pkg;
 }
@@ -39,7 +40,8 @@ export function tar(files: Array<{ name: string; data: Buffer; mode: number }>):
     for (const f of files) {
         const h = Buffer.alloc(512);
         const field = (off: number, len: number, v: string) => h.write(v, off, len, "ascii");
-        const octal = (off: number, len: number, n: number) => field(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
+        const octal = (off: number, len: number, n: number) =>
+            field(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
         field(0, 100, f.name);
         octal(100, 8, f.mode);
         octal(108, 8, 0);
@@ -58,7 +60,10 @@ export function tar(files: Array<{ name: string; data: Buffer; mode: number }>):
     return Buffer.concat(blocks);
 }
 
-function exec(client: Client, command: string, input?: Buffer): Promise<{ code: number; stdout: string; stderr: string }> {
+/** How a command on the node ended. */
+interface Exit { code: number; stdout: string; stderr: string }
+
+function exec(client: Client, command: string, input?: Buffer): Promise<Exit> {
     return new Promise((resolve, reject) =>
         client.exec(command, (err, ch) => {
             if (err) return reject(err);
@@ -88,18 +93,23 @@ export class AgentSession {
             }
         });
         channel.stderr.on("data", (d: Buffer) => (this.stderr = (this.stderr + d).slice(-4000)));
-        channel.on("close", () => this.fail(new Error(`the agent on ${node} stopped${this.stderr ? `: ${this.stderr.trim()}` : ""}`)));
+        channel.on("close", () =>
+            this.fail(new Error(`the agent on ${node} stopped${this.stderr ? `: ${this.stderr.trim()}` : ""}`)));
         client.on("close", () => this.fail(new Error(`the SSH connection to ${node} closed`)));
     }
 
     private reply(line: string): void {
         let r: Reply;
-        try { r = JSON.parse(line); } catch { return this.fail(new Error(`the agent on ${this.node} said something that is not a reply: ${line.slice(0, 200)}`)); }
+        try { r = JSON.parse(line); } catch {
+            return this.fail(new Error(`the agent on ${this.node} said something that is not a reply: ` +
+                line.slice(0, 200)));
+        }
         const p = this.pending.get(r.id);
         if (!p) return;
         this.pending.delete(r.id);
         if (r.ok) p.resolve(r.result);
-        else p.reject(Object.assign(new Error(`${this.node}: ${r.error?.message}`), { code: r.error?.code, field: r.error?.field }));
+        else p.reject(Object.assign(new Error(`${this.node}: ${r.error?.message}`),
+            { code: r.error?.code, field: r.error?.field }));
     }
 
     private closers: Array<() => void> = [];
@@ -118,11 +128,13 @@ export class AgentSession {
         this.pending.clear();
     }
 
-    /** Sends one request; requests made together are written together; each reply finds its request by id. */
-    request<T = unknown>(op: string, args?: unknown): Promise<T> {
+    /** Sends one request; requests made together are written together; each reply finds its request by id.
+     * The operation's arguments and result are the wire protocol's (provider/model/protocol.ts). */
+    request<O extends Op>(op: O, args?: Args<O>): Promise<Result<O>>;
+    request(op: string, args?: unknown): Promise<unknown> {
         if (this.closed) return Promise.reject(this.closed);
         const id = this.next++;
-        return new Promise<T>((resolve, reject) => {
+        return new Promise((resolve, reject) => {
             this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
             this.channel.write(JSON.stringify({ id, op, args }) + "\n");
         });
@@ -146,7 +158,8 @@ export async function startSession(c: Connection): Promise<AgentSession> {
         // One round trip when the agent is installed: check, then become the agent. The agent needs root
         // (IPVS netlink, /proc/sys, modules): a user that is not root must ask for sudo.
         const start = `cd && if [ -f ${dir}/agent.js ]; then command -v node >/dev/null || exit 91; ` +
-            `${c.sudo ? "" : `[ "$(id -u)" = 0 ] || exit 93; `}exec ${run}; fi; echo "pulumi-lvs-machine: $(uname -m)"; exit 90`;
+            `${c.sudo ? "" : `[ "$(id -u)" = 0 ] || exit 93; `}exec ${run}; fi; ` +
+            `echo "pulumi-lvs-machine: $(uname -m)"; exit 90`;
         // The agent greets with one line ({"hello": ...}) before it reads requests.
         for (let attempt = 0; ; attempt++) {
             const channel = await new Promise<ClientChannel>((resolve, reject) =>
@@ -156,15 +169,21 @@ export async function startSession(c: Connection): Promise<AgentSession> {
             const said = early.stderr.trim() || early.stdout.trim();
             if (early.code === 91) throw new Error(`${node} has no node on PATH: install Node.js 18 or newer there`);
             if (early.code === 93)
-                throw new Error(`${node}: the agent needs root and ${user} is not root: set sudo (with passwordless sudo for ${user} there) or log in as root`);
+                throw new Error(`${node}: the agent needs root and ${user} is not root: ` +
+                    `set sudo (with passwordless sudo for ${user} there) or log in as root`);
             if (c.sudo && /^sudo: .*command not found/m.test(early.stderr))
-                throw new Error(`${node}: sudo finds no node on its secure_path (${said}): install Node.js 18 or newer where sudo looks (/usr/bin), or add its folder to secure_path in sudoers`);
+                throw new Error(`${node}: sudo finds no node on its secure_path (${said}): ` +
+                    "install Node.js 18 or newer where sudo looks (/usr/bin), " +
+                    "or add its folder to secure_path in sudoers");
             if (c.sudo && /^sudo: /m.test(early.stderr))
-                throw new Error(`${node}: sudo -n as ${user} refused to run the agent (${said}): give ${user} passwordless sudo for node there ` +
+                throw new Error(`${node}: sudo -n as ${user} refused to run the agent (${said}): ` +
+                    `give ${user} passwordless sudo for node there ` +
                     `(sudoers: "${user} ALL=(root) NOPASSWD: ALL"), or log in as root without sudo`);
-            if (early.code !== 90 || attempt > 0) throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${said}`);
+            if (early.code !== 90 || attempt > 0)
+                throw new Error(`the agent did not start on ${node} (exit ${early.code}): ${said}`);
             // Lines a login script printed (a .bashrc that talks) may come before ours.
-            const machine = /^pulumi-lvs-machine: (\S+)$/m.exec(early.stdout)?.[1] ?? `unknown (it said ${JSON.stringify(early.stdout.slice(0, 200))})`;
+            const machine = /^pulumi-lvs-machine: (\S+)$/m.exec(early.stdout)?.[1]
+                ?? `unknown (it said ${JSON.stringify(early.stdout.slice(0, 200))})`;
             await install(client, node, dir, machine);
         }
     } catch (e) {
@@ -174,12 +193,13 @@ export async function startSession(c: Connection): Promise<AgentSession> {
 }
 
 /** Waits for the agent's hello line (undefined: it runs) or for the shell to end (how it ended). */
-function firstWords(ch: ClientChannel, node: string): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
+function firstWords(ch: ClientChannel, node: string): Promise<Exit | undefined> {
     return new Promise((resolve, reject) => {
         // node starts in well under a second, even emulated; a minute means something is stuck.
         const timer = setTimeout(() => {
             ch.close();
-            reject(new Error(`the agent on ${node} did not start within ${START_TIMEOUT_MS / 1000} s${stderr ? `: ${stderr.trim()}` : ""}`));
+            reject(new Error(`the agent on ${node} did not start within ${START_TIMEOUT_MS / 1000} s` +
+                `${stderr ? `: ${stderr.trim()}` : ""}`));
         }, START_TIMEOUT_MS);
         let stdout = "", stderr = "";
         const onErr = (d: Buffer) => (stderr += d);
@@ -189,7 +209,7 @@ function firstWords(ch: ClientChannel, node: string): Promise<{ code: number; st
             if (/(^|\n)\{"hello"[^\n]*\n/.test(stdout)) done(undefined);
         };
         const onExit = (code: number) => setImmediate(() => done({ code, stdout, stderr }));
-        const done = (v: { code: number; stdout: string; stderr: string } | undefined) => {
+        const done = (v: Exit | undefined) => {
             clearTimeout(timer);
             ch.removeListener("data", onData);
             ch.stderr.removeListener("data", onErr);
@@ -204,7 +224,8 @@ const START_TIMEOUT_MS = 60_000;
 
 async function install(client: Client, node: string, dir: string, machine: string): Promise<void> {
     const arch = arches[machine];
-    if (!arch) throw new Error(`${node} is a ${machine} machine; the agent ships its netlink binding for ${Object.keys(arches).join(" and ")}`);
+    if (!arch) throw new Error(`${node} is a ${machine} machine; ` +
+        `the agent ships its netlink binding for ${Object.keys(arches).join(" and ")}`);
     const p = agentPackage();
     const archive = tar([
         { name: "agent.js", data: p.script, mode: 0o644 },
@@ -264,7 +285,8 @@ function watchEngine(): void {
     try { pipe = fs.fstatSync(0).isFIFO(); } catch { /* no stdin at all */ }
     if (!isDynamicProvider() || !pipe) return;
     const stdin = process.stdin;
-    stdin.on("data", () => undefined).once("end", () => engineGone("its stdin ended")).once("error", (e) => engineGone(`its stdin failed: ${e.message}`));
+    stdin.on("data", () => undefined).once("end", () => engineGone("its stdin ended"))
+        .once("error", (e) => engineGone(`its stdin failed: ${e.message}`));
     (stdin as unknown as { unref?(): void }).unref?.();
 }
 
@@ -273,7 +295,8 @@ function engineGone(why: string): void {
     if (leaving) return;
     leaving = true;
     trace(`the Pulumi engine is gone (${why}): closing ${pool.size} agent session(s) and exiting`);
-    const closing = [...pool.values()].map((p) => p.then((s) => new Promise<void>((resolve) => { s.onClose(resolve); s.close(); }), () => undefined));
+    const closing = [...pool.values()].map((p) =>
+        p.then((s) => new Promise<void>((resolve) => { s.onClose(resolve); s.close(); }), () => undefined));
     // A connection that has not closed by then (or is still being made) the kernel closes with the process.
     void Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 500))]).then(() => process.exit(1));
 }

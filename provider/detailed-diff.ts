@@ -13,7 +13,8 @@ let pending: Record<string, FieldChange> | undefined;
 let installed = false;
 
 /** Returns `result` with its detailed diff: each changed field and how it changes. */
-export function withDetailedDiff<T extends { changes?: boolean }>(result: T, fields: Record<string, FieldChange>): T & { detailedDiff: Record<string, FieldChange> } {
+export function withDetailedDiff<T extends { changes?: boolean }>(result: T, fields: Record<string, FieldChange>):
+    T & { detailedDiff: Record<string, FieldChange> } {
     install();
     pending = result.changes ? fields : undefined;
     return { ...result, detailedDiff: fields };

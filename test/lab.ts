@@ -24,7 +24,8 @@ export interface Lab {
 /** This checkout, which the lab mounts at the same path inside the VM (scripts for the guest live here). */
 export const repoDir = path.join(__dirname, "..");
 
-export const labDir = path.join(process.env.PULUMI_LVS_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lvs"), "lab", "run");
+export const labDir = path.join(process.env.PULUMI_LVS_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lvs"),
+    "lab", "run");
 
 export function lab(): Lab {
     const file = path.join(labDir, "lab.json");
@@ -37,7 +38,8 @@ export function labConnection(name: string) {
     const { hosts, privateKeyPath } = lab();
     const h = hosts[name];
     if (!h) throw new Error(`no host ${name} in the lab`);
-    return { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey, privateKey: fs.readFileSync(privateKeyPath, "utf8") };
+    return { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey,
+        privateKey: fs.readFileSync(privateKeyPath, "utf8") };
 }
 
 const connections = new Map<string, Promise<Client>>();
@@ -72,7 +74,8 @@ export async function sh(host: string, command: string, input?: string): Promise
             let out = "", errOut = "";
             stream.on("data", (d: Buffer) => (out += d)).stderr.on("data", (d: Buffer) => (errOut += d));
             stream.on("close", (code: number) =>
-                code === 0 ? resolve(out) : reject(new Error(`${host}: '${command}' exited ${code}: ${errOut || out}`)));
+                code === 0 ? resolve(out)
+                    : reject(new Error(`${host}: '${command}' exited ${code}: ${errOut || out}`)));
             if (input !== undefined) stream.end(input); else stream.end();
         });
     });
@@ -82,8 +85,9 @@ export async function sh(host: string, command: string, input?: string): Promise
 export async function rebootHost(name: string): Promise<void> {
     (await connections.get(name)?.catch(() => undefined))?.end();
     connections.delete(name);
-    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(repoDir, "lab", "lab.sh"), "reboot", name], (err, stdout, stderr) =>
-        (err ? reject(new Error(`lab.sh reboot ${name}: ${stdout}${stderr}`)) : resolve())));
+    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(repoDir, "lab", "lab.sh"), "reboot", name],
+        (err, stdout, stderr) =>
+            (err ? reject(new Error(`lab.sh reboot ${name}: ${stdout}${stderr}`)) : resolve())));
 }
 
 /** Closes every connection so the test process can exit. */

@@ -22,11 +22,14 @@ export interface Stack {
 export async function newStack(dir: string, name = "test"): Promise<Stack> {
     const backend = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-state-"));
     const traceFile = path.join(backend, "trace.log");
-    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test", PULUMI_LVS_TRACE: traceFile };
+    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test",
+        PULUMI_LVS_TRACE: traceFile };
     const pulumi = (args: string[], input?: string) =>
         new Promise<string>((resolve, reject) => {
-            const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name], { cwd: dir, env, maxBuffer: 64 << 20 },
-                (err, stdout, stderr) => (err ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
+            const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name],
+                { cwd: dir, env, maxBuffer: 64 << 20 },
+                (err, stdout, stderr) => (err
+                    ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
             child.stdin?.end(input ?? "");
         });
     const run = (...args: string[]) => pulumi(args);
@@ -48,7 +51,8 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
         stateFile: () => {
             const stacks = path.join(backend, ".pulumi", "stacks");
             const find = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true })
-                .flatMap((e) => e.isDirectory() ? find(path.join(d, e.name)) : e.name === `${name}.json` ? [path.join(d, e.name)] : []);
+                .flatMap((e) => e.isDirectory() ? find(path.join(d, e.name))
+                    : e.name === `${name}.json` ? [path.join(d, e.name)] : []);
             const [file] = find(stacks);
             if (!file) throw new Error(`no state file for stack ${name} under ${stacks}`);
             return file;
@@ -66,12 +70,14 @@ export async function labStack(dir: string): Promise<Stack> {
     return labStackNamed(dir, `e2e${process.pid}`);
 }
 
-/** As labStack, under a stack name of the caller's: two stacks of one project (each in a backend of its own) keep their config apart. */
+/** As labStack, under a stack name of the caller's: two stacks of one project (each in a backend of its own) keep
+ * their config apart. */
 export async function labStackNamed(dir: string, name: string): Promise<Stack> {
     const { lab } = await import("./lab");
     const { hosts, privateKeyPath } = lab();
     const stack = await newStack(dir, name);
-    const pinned = Object.fromEntries(Object.entries(hosts).map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]));
+    const pinned = Object.fromEntries(Object.entries(hosts).map(([k, h]) =>
+        [k, { host: h.host, port: h.port, hostKey: h.hostKey }]));
     await stack.config("hosts", JSON.stringify(pinned));
     await stack.config("privateKey", fs.readFileSync(privateKeyPath, "utf8"), true);
     return stack;

@@ -7,12 +7,14 @@ const dir = path.join(__dirname, "lab");
 /** Starts a web server on `host` answering on each address:port; returns a function that stops it. */
 export async function webServer(host: string, listen: string[]): Promise<() => Promise<void>> {
     const pidFile = `/tmp/web-${host}-${process.pid}-${Date.now()}.pid`;
-    await sh(host, `setsid node ${dir}/web.js ${host} ${listen.join(" ")} >/dev/null 2>&1 < /dev/null & echo $! > ${pidFile}; sleep 1.5`);
+    await sh(host, `setsid node ${dir}/web.js ${host} ${listen.join(" ")} >/dev/null 2>&1 < /dev/null & ` +
+        `echo $! > ${pidFile}; sleep 1.5`);
     return async () => { await sh(host, `kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`); };
 }
 
 /** Sends `n` requests to `url` from the client host; how many each real server answered, and failures. */
-export async function fetchFromClient(url: string, n: number): Promise<{ counts: Record<string, number>; failures: string[] }> {
+export async function fetchFromClient(url: string, n: number):
+    Promise<{ counts: Record<string, number>; failures: string[] }> {
     return JSON.parse(await sh("client", `node ${dir}/fetch.js ${url} ${n}`));
 }
 
@@ -35,16 +37,22 @@ export async function vmNow(): Promise<number> {
  * in the background. stop() lets each finish the request it is in and returns what they saw; kill() ends
  * it at once (for cleanup) and removes its files.
  */
-export async function startLoad(url: string, clients: number, timeoutMs = 10_000): Promise<{ stop(): Promise<LoadResult>; kill(): Promise<void> }> {
+export async function startLoad(url: string, clients: number, timeoutMs = 10_000):
+    Promise<{ stop(): Promise<LoadResult>; kill(): Promise<void> }> {
     const base = `/tmp/load-${process.pid}-${Date.now()}`;
-    await sh("client", `setsid node ${dir}/load.js ${url} ${clients} ${base}.stop ${base}.json 600 ${timeoutMs} >${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
-    const kill = async () => { await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; rm -f ${base}.pid ${base}.stop ${base}.json ${base}.log`); };
+    await sh("client", `setsid node ${dir}/load.js ${url} ${clients} ${base}.stop ${base}.json 600 ${timeoutMs} ` +
+        `>${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
+    const kill = async () => {
+        await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; ` +
+            `rm -f ${base}.pid ${base}.stop ${base}.json ${base}.log`);
+    };
     return {
         kill,
         stop: async () => {
             // Each client ends the request it is in: at most the per-request timeout.
             const wait = Math.ceil(timeoutMs / 1000) + 10;
-            const out = await sh("client", `touch ${base}.stop; for i in $(seq ${wait * 4}); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
+            const out = await sh("client", `touch ${base}.stop; ` +
+                `for i in $(seq ${wait * 4}); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
                 `cat ${base}.json || { echo "load.js wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
             await kill();
             return JSON.parse(out);

@@ -25,5 +25,6 @@ const realServers = [
 ];
 for (const rs of realServers) {
     new lvs.RealServer(rs.name, { service: web, address: rs.address, forwarding: "dr" });
-    new lvs.RealServerNode(`${rs.name}-node`, { connection: connection(rs.name), forwarding: "dr", vips: [vip], arpInterface: "lan0" });
+    new lvs.RealServerNode(`${rs.name}-node`,
+        { connection: connection(rs.name), forwarding: "dr", vips: [vip], arpInterface: "lan0" });
 }

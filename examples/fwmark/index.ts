@@ -17,7 +17,8 @@ const director = new lvs.Director("director1", {
     addresses: [{ address: "10.0.0.241", interface: "lan0" }, { address: "10.0.0.242", interface: "lan0" }],
 });
 
-const marked = new lvs.VirtualService("marked", { director, fwmark: 1, scheduler: "rr", persistence: { timeout: 300 } });
+const marked = new lvs.VirtualService("marked",
+    { director, fwmark: 1, scheduler: "rr", persistence: { timeout: 300 } });
 
 export const realServers = ["10.1.0.21", "10.1.0.22", "10.1.0.23"].map((address, i) =>
     new lvs.RealServer(`marked-${i + 1}`, { service: marked, address, port: 0, forwarding: "nat" }).id);

@@ -30,7 +30,8 @@ const directors = [
 const backends = ["10.1.0.21", "10.1.0.22", "10.1.0.23"];
 for (const [i, director] of directors.entries()) {
     const name = `director${i + 1}`;
-    const web = new lvs.VirtualService(`${name}-web`, { director, protocol: "tcp", address: vip, port: 80, scheduler: "rr" });
+    const web = new lvs.VirtualService(`${name}-web`,
+        { director, protocol: "tcp", address: vip, port: 80, scheduler: "rr" });
     for (const [k, address] of backends.entries())
         new lvs.RealServer(`${name}-web-${k + 1}`, { service: web, address, port: 8246, forwarding: "nat" });
 }

@@ -11,7 +11,8 @@ const director = new lvs.Director("director1", {
     addresses: [{ address: "fd00::240", interface: "lan0" }],
 });
 
-const web = new lvs.VirtualService("web6", { director, protocol: "tcp", address: "fd00::240", port: 80, scheduler: "rr" });
+const web = new lvs.VirtualService("web6",
+    { director, protocol: "tcp", address: "fd00::240", port: 80, scheduler: "rr" });
 
 export const realServers = ["fd01::21", "fd01::22", "fd01::23"].map((address, i) =>
     new lvs.RealServer(`web6-${i + 1}`, { service: web, address, forwarding: "nat" }).id);

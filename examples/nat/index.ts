@@ -10,7 +10,8 @@ const director = new lvs.Director("director1", {
     addresses: [{ address: "10.0.0.240", interface: "lan0" }],
 });
 
-const web = new lvs.VirtualService("web", { director, protocol: "tcp", address: "10.0.0.240", port: 80, scheduler: "rr" });
+const web = new lvs.VirtualService("web",
+    { director, protocol: "tcp", address: "10.0.0.240", port: 80, scheduler: "rr" });
 
 const backends = [
     { address: "10.1.0.21", port: 80 },

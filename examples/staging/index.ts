@@ -36,7 +36,8 @@ const cluster = new lvs.Cluster("staging", {
 
 // The web servers listen on the DR VIP too, which the cluster puts on each real server's lo first.
 for (const h of hosts)
-    new WebServer(h.name, { connection: connection(h.name), name: h.name, listen: [`${h.back}:8251`, "10.0.0.252:80"] }, { dependsOn: cluster });
+    new WebServer(h.name, { connection: connection(h.name), name: h.name, listen: [`${h.back}:8251`, "10.0.0.252:80"] },
+        { dependsOn: cluster });
 
 export const vips = cluster.vips;
 export const realServers = cluster.realServers;

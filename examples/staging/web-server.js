@@ -24,7 +24,8 @@ async function run(connection, command, input) {
                 if (err) return reject(err);
                 let stdout = "", stderr = "";
                 ch.on("data", (d) => (stdout += d)).stderr.on("data", (d) => (stderr += d));
-                ch.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${target(connection)}: ${stderr.trim() || `exit ${code}`}`))));
+                ch.on("close", (code) => (code === 0 ? resolve(stdout)
+                    : reject(new Error(`${target(connection)}: ${stderr.trim() || `exit ${code}`}`))));
                 ch.end(input);
             }));
     } finally {
@@ -35,7 +36,8 @@ async function run(connection, command, input) {
 // Shell functions: `ours PID` is true while PID runs this server's script; `stop PID` ends it (TERM, then KILL).
 const shell = (name) => `f=${dir}/${name}
 ours() { grep -qasF "$f.js" /proc/$1/cmdline; }
-stop() { kill $1 2>/dev/null || true; for i in $(seq 50); do ours $1 || return 0; sleep 0.1; done; kill -9 $1 2>/dev/null || true; }
+stop() { kill $1 2>/dev/null || true; for i in $(seq 50); do ours $1 || return 0; sleep 0.1; done; ` +
+    `kill -9 $1 2>/dev/null || true; }
 `;
 
 module.exports = {
@@ -45,12 +47,16 @@ module.exports = {
         const { name, listen, connection, script } = news;
         if (!unknown(name) && !(typeof name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)))
             fail("name", `${JSON.stringify(name)} is not a name of letters, digits, dots, dashes and underscores`);
-        if (!unknown(listen) && (!Array.isArray(listen) || !listen.length)) fail("listen", "give at least one ADDRESS:PORT");
+        if (!unknown(listen) && (!Array.isArray(listen) || !listen.length))
+            fail("listen", "give at least one ADDRESS:PORT");
         else if (!unknown(listen)) listen.forEach((l, i) => {
-            if (!unknown(l) && !(typeof l === "string" && /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(l) && Number(l.slice(l.lastIndexOf(":") + 1)) <= 65535))
+            if (!unknown(l) && !(typeof l === "string" &&
+                /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/.test(l) &&
+                Number(l.slice(l.lastIndexOf(":") + 1)) <= 65535))
                 fail(`listen[${i}]`, `${JSON.stringify(l)} is not ADDRESS:PORT (an IPv6 address in brackets)`);
         });
-        if (!unknown(connection) && (typeof connection !== "object" || !connection)) fail("connection", "give the host's connection");
+        if (!unknown(connection) && (typeof connection !== "object" || !connection))
+            fail("connection", "give the host's connection");
         if (!unknown(script) && !(typeof script === "string" && script)) fail("script", "give the server's script");
         return failures.length ? { failures } : { inputs: news };
     },

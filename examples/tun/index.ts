@@ -26,5 +26,6 @@ const realServers = [
 for (const rs of realServers) {
     // Tunnel type ipip is the default (gue and gre need a decapsulating device of their own on the real server).
     new lvs.RealServer(rs.name, { service: web, address: rs.address, forwarding: "tun" });
-    new lvs.RealServerNode(`${rs.name}-node`, { connection: connection(rs.name), forwarding: "tun", vips: [vip], arpInterface: "lan0" });
+    new lvs.RealServerNode(`${rs.name}-node`,
+        { connection: connection(rs.name), forwarding: "tun", vips: [vip], arpInterface: "lan0" });
 }

@@ -7,9 +7,9 @@
 // one was good, stays beside it (desired.prev.json), so a damaged file loses none of the found values.
 import * as fs from "fs";
 import * as path from "path";
-import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "./ipvs";
-import type { SysctlValue } from "./host";
 import { AgentError } from "../model/protocol";
+import type { SysctlValue } from "../model/sysctls";
+import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "../model/types";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");
@@ -39,7 +39,8 @@ export interface Desired {
     found: Record<string, SysctlValue | Timeouts>;
 }
 
-const empty = (): Desired => ({ version: 2, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
+const empty = (): Desired =>
+    ({ version: 2, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
 
 /** The names objects are held by, one per kind of object. */
 export const objectName = {
@@ -51,12 +52,14 @@ export const objectName = {
     sysctl: (name: string) => `sysctl ${name}`,
     module: (name: string) => `module ${name}`,
 };
-export const addressKey = (a: { address: string; iface: string; prefixLength: number }) => `${a.address}/${a.prefixLength}%${a.iface}`;
+export const addressKey = (a: { address: string; iface: string; prefixLength: number }) =>
+    `${a.address}/${a.prefixLength}%${a.iface}`;
 
 /** Every object the record has, by its name (objectName). */
 export function objectNames(d: Desired): string[] {
     return [
-        ...Object.entries(d.services).flatMap(([s, { realServers }]) => [objectName.service(s), ...Object.keys(realServers).map((r) => objectName.realServer(s, r))]),
+        ...Object.entries(d.services).flatMap(([s, { realServers }]) =>
+            [objectName.service(s), ...Object.keys(realServers).map((r) => objectName.realServer(s, r))]),
         ...Object.keys(d.addresses).map(objectName.address),
         ...(Object.keys(d.daemons) as SyncState[]).map(objectName.daemon),
         ...(d.timeouts ? [objectName.timeouts()] : []),
@@ -78,9 +81,11 @@ function migrate(d: Desired & { version: 1 | 2 }): Desired {
 
 function parse(text: string): Desired {
     const d = JSON.parse(text);
-    if (d?.version !== 1 && d?.version !== 2) throw new Error(`version ${JSON.stringify(d?.version)}, this agent reads 1 and 2`);
+    if (d?.version !== 1 && d?.version !== 2)
+        throw new Error(`version ${JSON.stringify(d?.version)}, this agent reads 1 and 2`);
     for (const k of ["services", "daemons", "sysctls", "holders", "addresses", "found"] as const)
-        if (d[k] !== undefined && (typeof d[k] !== "object" || d[k] === null || Array.isArray(d[k]))) throw new Error(`${k} is not an object`);
+        if (d[k] !== undefined && (typeof d[k] !== "object" || d[k] === null || Array.isArray(d[k])))
+            throw new Error(`${k} is not an object`);
     if (d.modules !== undefined && !Array.isArray(d.modules)) throw new Error("modules is not a list");
     return migrate({ ...empty(), ...d });
 }
@@ -96,10 +101,11 @@ export function load(dir: string): Desired {
     try {
         return parse(text);
     } catch (e) {
-        const prev = fs.existsSync(prevFile(dir)) ? `; the record before the last change is ${prevFile(dir)}: check it and move it to ` +
-            `${file(dir)} to go on from there` : "";
-        throw new AgentError(`${file(dir)} is not a record of what pulumi-lvs applied that this agent reads (${(e as Error).message})${prev}. ` +
-            `Do not delete it: it holds the values the sysctls and timeouts had before pulumi-lvs set them, which deletes put back`, "state");
+        const prev = fs.existsSync(prevFile(dir)) ? `; the record before the last change is ${prevFile(dir)}: ` +
+            `check it and move it to ${file(dir)} to go on from there` : "";
+        throw new AgentError(`${file(dir)} is not a record of what pulumi-lvs applied that this agent reads ` +
+            `(${(e as Error).message})${prev}. Do not delete it: it holds the values the sysctls and timeouts had ` +
+            "before pulumi-lvs set them, which deletes put back", "state");
     }
 }
 
@@ -136,7 +142,9 @@ export function save(dir: string, d: Desired, agentFile: string): void {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     let old: string | undefined;
     try { old = fs.readFileSync(file(dir), "utf8"); } catch { /* none yet */ }
-    try { if (old !== undefined && !parse(old).pending) writeAtomic(prevFile(dir), old); } catch { /* not a good one: the last good stays */ }
+    try {
+        if (old !== undefined && !parse(old).pending) writeAtomic(prevFile(dir), old);
+    } catch { /* not a good one: the last good stays */ }
     writeAtomic(file(dir), JSON.stringify(d) + "\n");
     const unit = restoreUnit(process.execPath, agentFile);
     writeAtomic(path.join(dir, unitName), unit);
@@ -144,7 +152,8 @@ export function save(dir: string, d: Desired, agentFile: string): void {
         writeAtomic(path.join("/etc/systemd/system", unitName), unit);
         const wants = "/etc/systemd/system/multi-user.target.wants";
         fs.mkdirSync(wants, { recursive: true });
-        if (!fs.existsSync(path.join(wants, unitName))) fs.symlinkSync(path.join("/etc/systemd/system", unitName), path.join(wants, unitName));
+        if (!fs.existsSync(path.join(wants, unitName)))
+            fs.symlinkSync(path.join("/etc/systemd/system", unitName), path.join(wants, unitName));
     }
 }
 

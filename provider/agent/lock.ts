@@ -23,7 +23,8 @@ export async function acquireLock(timeoutMs = 120_000): Promise<Lock> {
             return { release: () => new Promise((resolve) => server.close(() => resolve())) };
         }
         if (err.code !== "EADDRINUSE") throw err;
-        if (Date.now() > deadline) throw new Error(`another pulumi-lvs agent held this node's lock for ${timeoutMs / 1000} s; giving up`);
+        if (Date.now() > deadline)
+            throw new Error(`another pulumi-lvs agent held this node's lock for ${timeoutMs / 1000} s; giving up`);
         await new Promise((resolve) => setTimeout(resolve, delay));
     }
 }

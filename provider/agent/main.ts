@@ -1,42 +1,52 @@
 // The node agent's entry point. `node agent.js serve`: a session, one JSON request per stdin line, one
 // reply per stdout line (carrying the request's id) as each is done, so requests can be pipelined, many
 // in one round trip. Whatever takes the node's lock runs one at a time, in the order received; what
-// waits without it (a drain waiting for connections to end) does not hold up the requests after it. `node agent.js
-// once '<request>'`: a single request (or read from stdin when the argument is left out). `node agent.js
-// restore`: puts back what was last applied on this node (desired.ts); the restore unit runs it at boot.
-// A session ends when its input does (the client closed it, or its SSH connection dropped, say because
-// the provider was killed): the request that holds the node's lock is finished, nothing else is started,
-// and the agent exits at once, without waiting for the lock or for a drain's connections (that real server
-// keeps weight 0, and the next run's delete drains it again). So `serve` is for a client that stays; a
-// script wanting one answer uses `once`. An error in a reply quotes at most a prefix of what was sent.
+// waits without it (a drain waiting for connections to end) does not hold up the requests after it.
+// `node agent.js once '<request>'`: a single request (or read from stdin when the argument is left out).
+// `node agent.js restore`: puts back what was last applied on this node (desired.ts); the restore unit
+// runs it at boot. A session ends when its input does (the client closed it, or its SSH connection
+// dropped, say because the provider was killed): the request that holds the node's lock is finished,
+// nothing else is started, and the agent exits at once, without waiting for the lock or for a drain's
+// connections (that real server keeps weight 0, and the next run's delete drains it again). So `serve` is
+// for a client that stays; a script wanting one answer uses `once`. An error in a reply quotes at most a
+// prefix of what was sent.
 import * as path from "path";
 import * as readline from "readline";
+import { drain } from "./apply/drain";
+import { apply } from "./apply/execute";
+import { addresses, probe, state, sysctls, zero } from "./apply/reads";
+import { restore as restoreAll } from "./apply/restore";
+import type { Context } from "./context";
 import { defaultStateDir } from "./desired";
-import { loadModule } from "./host";
-import { IpvsHandle } from "./ipvs";
+import { loadModule } from "./host/modules";
+import { IpvsHandle } from "./ipvs/handle";
 import { acquireLock } from "./lock";
-import * as ops from "./ops";
-import { AgentError, Reply, Request } from "../model/protocol";
+import { AgentError, Op, Reply, Request, Result } from "../model/protocol";
 import { show } from "../model/show";
 
-type Op = (args: unknown, ctx: ops.Context) => Promise<unknown>;
+/** Each operation's handler: its arguments unknown (the agent trusts nothing it is sent, and validates),
+ * its result the protocol's (provider/model/protocol.ts). */
+type Handlers = { [O in Op]: (args: unknown, ctx: Context) => Promise<Result<O>> };
 
 /** The closed set of operations. Anything else is refused. Table reads take the lock too, so a read
  * never sees another agent's request half applied. */
-const operations: Record<string, Op> = {
+const operations: Handlers = {
     probe: async (_args, ctx) => ({
-        agent: { version: agentVersion, hash: agentHash, node: process.versions.node, maxRssKiB: process.resourceUsage().maxRSS },
-        ...(await ops.probe(ctx)),
+        agent: {
+            version: agentVersion, hash: agentHash, node: process.versions.node,
+            maxRssKiB: process.resourceUsage().maxRSS,
+        },
+        ...(await probe(ctx)),
     }),
-    state: ops.state,
-    apply: ops.apply,
-    drain: ops.drain,
-    zero: ops.zero,
-    sysctls: ops.sysctls,
-    addresses: ops.addresses,
+    state,
+    apply,
+    drain,
+    zero,
+    sysctls,
+    addresses,
 };
 
-export function session(): ops.Context & { close(): void; end(): void; inside(): Promise<void> | undefined } {
+export function session(): Context & { close(): void; end(): void; inside(): Promise<void> | undefined } {
     let handle: Promise<IpvsHandle> | undefined;
     // In-process turns before the node-wide lock: this session's requests take it in the order they came.
     let turn: Promise<unknown> = Promise.resolve();
@@ -70,7 +80,7 @@ export function session(): ops.Context & { close(): void; end(): void; inside():
     };
 }
 
-export async function handle(line: string, ctx: ops.Context): Promise<Reply> {
+export async function handle(line: string, ctx: Context): Promise<Reply> {
     const req = parse(line);
     return "op" in req ? run(req, ctx) : req;
 }
@@ -86,15 +96,23 @@ function parse(line: string): Request | Reply {
     }
 }
 
-async function run(req: Request, ctx: ops.Context): Promise<Reply> {
+async function run(req: Request, ctx: Context): Promise<Reply> {
     const id = typeof req.id === "number" ? req.id : -1;
     const op = Object.prototype.hasOwnProperty.call(operations, req.op) ? operations[req.op] : undefined;
-    if (!op) return failure(id, { message: `unknown operation ${show(req.op)}: the agent accepts ${Object.keys(operations).join(", ")}`, field: "op" });
+    if (!op) {
+        const accepted = Object.keys(operations).join(", ");
+        const message = `unknown operation ${show(req.op)}: the agent accepts ${accepted}`;
+        return failure(id, { message, field: "op" });
+    }
     try {
-        return { id, ok: true, result: (await op(req.args, ctx)) as Reply["result"] };
+        return { id, ok: true, result: await op(req.args, ctx) };
     } catch (e) {
         const err = e as AgentError & { code?: string };
-        return failure(id, { message: String(err?.message ?? err), ...(err?.code ? { code: String(err.code) } : {}), ...(err?.field ? { field: String(err.field) } : {}) });
+        return failure(id, {
+            message: String(err?.message ?? err),
+            ...(err?.code ? { code: String(err.code) } : {}),
+            ...(err?.field ? { field: String(err.field) } : {}),
+        });
     }
 }
 
@@ -124,7 +142,8 @@ export const agentVersion = typeof AGENT_VERSION === "string" ? AGENT_VERSION : 
 export const agentHash = require("path").basename(__dirname);
 
 async function serve(): Promise<void> {
-    process.stdout.write(JSON.stringify({ hello: { version: agentVersion, hash: agentHash, node: process.versions.node } }) + "\n");
+    const hello = { version: agentVersion, hash: agentHash, node: process.versions.node };
+    process.stdout.write(JSON.stringify({ hello }) + "\n");
     const ctx = session();
     const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
     for await (const line of rl) {
@@ -156,7 +175,7 @@ async function once(arg: string | undefined): Promise<number> {
 
 async function restore(): Promise<number> {
     const ctx = session();
-    const report = await ops.restore(ctx);
+    const report = await restoreAll(ctx);
     ctx.close();
     process.stdout.write(JSON.stringify(report) + "\n");
     return report.failed.length ? 1 : 0;
@@ -168,8 +187,10 @@ if (require.main === module) {
         console.error(`the pulumi-lvs agent needs Node.js 18 or newer; this node is ${process.version}`);
         process.exit(92);
     }
-    if (mode === "serve") serve().catch((e) => { console.error(e); process.exit(2); });
-    else if (mode === "once") once(arg).then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
-    else if (mode === "restore") restore().then((code) => (process.exitCode = code), (e) => { console.error(e); process.exit(2); });
+    const exit = (code: number) => (process.exitCode = code);
+    const crash = (e: unknown) => { console.error(e); process.exit(2); };
+    if (mode === "serve") serve().catch(crash);
+    else if (mode === "once") once(arg).then(exit, crash);
+    else if (mode === "restore") restore().then(exit, crash);
     else { console.error("usage: agent serve | agent once [REQUEST] | agent restore"); process.exit(2); }
 }

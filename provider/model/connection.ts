@@ -37,13 +37,15 @@ export interface Connection {
 export const secretConnectionFields = ["privateKey", "privateKeyPassword", "password"] as const;
 
 type FieldRule = (v: unknown) => string | undefined;
-const nonEmpty = (quote: boolean): FieldRule => (v) => (typeof v === "string" && v ? undefined : `${quote ? show(v) : "it"} is not a non-empty string`);
+const nonEmpty = (quote: boolean): FieldRule => (v) => (typeof v === "string" && v ? undefined
+    : `${quote ? show(v) : "it"} is not a non-empty string`);
 const boolean: FieldRule = (v) => (typeof v === "boolean" ? undefined : `${show(v)} is not a boolean`);
 
 /** Each field's rule (the rules across fields are checkConnection's). */
 const connectionRules: Record<keyof Connection, FieldRule> = {
     host: (v) => (typeof v === "string" && v ? undefined : `${show(v)} is not a host name or address`),
-    port: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined : `${show(v)} is not a port: 1 to 65535`),
+    port: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? undefined
+        : `${show(v)} is not a port: 1 to 65535`),
     user: nonEmpty(true),
     privateKey: nonEmpty(false),
     privateKeyPassword: nonEmpty(false),
@@ -53,7 +55,8 @@ const connectionRules: Record<keyof Connection, FieldRule> = {
     insecureIgnoreHostKey: boolean,
     proxy: () => undefined, // a connection itself: checked in full below
     sudo: boolean,
-    dialTimeout: (v) => (typeof v === "number" && v > 0 && v <= 3600 ? undefined : `${show(v)} is not a dial timeout: seconds, more than 0 and at most 3600`),
+    dialTimeout: (v) => (typeof v === "number" && v > 0 && v <= 3600 ? undefined
+        : `${show(v)} is not a dial timeout: seconds, more than 0 and at most 3600`),
     dialRetries: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 100 ? undefined
         : `${show(v)} is not a number of attempts: an integer from 1 to 100`),
 };
@@ -73,7 +76,9 @@ export function checkConnection(c: unknown, property: string, failures: Failure[
         if (reason) failures.push({ property: `${property}.${f}`, reason });
     }
     if ((o.hostKey === undefined || o.hostKey === "") && !o.insecureIgnoreHostKey)
-        failures.push({ property: `${property}.hostKey`, reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), or set insecureIgnoreHostKey" });
+        failures.push({ property: `${property}.hostKey`,
+            reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), " +
+                "or set insecureIgnoreHostKey" });
     if (!o.privateKey && !o.password && !o.agentSocket)
         failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
     if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
@@ -101,7 +106,9 @@ export function parsePinnedKey(pinned: string): { type: string; blob: Buffer } |
 /** Why a pinned hostKey is neither an OpenSSH public key nor a SHA256 fingerprint, or undefined when it is one. */
 export function pinnedKeyProblem(pinned: unknown): string | undefined {
     const text = typeof pinned === "string" ? pinned.trim() : "";
-    if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(text) || (text && !text.startsWith("SHA256:") && parsePinnedKey(text))) return undefined;
-    return `${show(pinned)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...", as in known_hosts) nor a SHA256 fingerprint ` +
+    if (/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(text) || (text && !text.startsWith("SHA256:") && parsePinnedKey(text)))
+        return undefined;
+    return `${show(pinned)} is neither an OpenSSH public key ("ssh-ed25519 AAAA...", as in known_hosts) ` +
+        `nor a SHA256 fingerprint ` +
         `("SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it)`;
 }

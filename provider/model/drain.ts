@@ -19,8 +19,10 @@ export function validateDrainTimeout(t: unknown, property: string): Failure[] {
 export function validateDrain(d: unknown): Failure[] {
     if (d === undefined || d === null) return [];
     if (typeof d !== "object" || Array.isArray(d))
-        return [{ property: "drain", reason: `${show(d)} is not a drain setting: an object, e.g. { timeout: ${defaultDrainTimeout} } (or {} for the default deadline)` }];
-    return [...unknownFields(d, ["timeout"], "drain", "drain setting"), ...validateDrainTimeout((d as Drain).timeout, "drain.timeout")];
+        return [{ property: "drain", reason: `${show(d)} is not a drain setting: an object, ` +
+            `e.g. { timeout: ${defaultDrainTimeout} } (or {} for the default deadline)` }];
+    return [...unknownFields(d, ["timeout"], "drain", "drain setting"),
+        ...validateDrainTimeout((d as Drain).timeout, "drain.timeout")];
 }
 
 /** The drain deadline a declaration asks for, or undefined when it deletes at once. */

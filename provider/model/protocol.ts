@@ -84,12 +84,20 @@ export interface Probe extends HostProbe {
 export interface Operations {
     probe: { args: undefined; result: Probe };
     /** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
-    state: { args: { services?: ServiceKey[] }; result: { services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] } };
+    state: {
+        args: { services?: ServiceKey[] };
+        result: { services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] };
+    };
     /** The changes, all or none. */
     apply: { args: { changes: Change[] }; result: Report };
     /** Weight 0, a wait for the active connections (or the deadline), then the delete. */
     drain: {
-        args: { service: ServiceKey; realServer: { address: string; port?: number }; timeoutSeconds?: number; holder?: string };
+        args: {
+            service: ServiceKey;
+            realServer: { address: string; port?: number };
+            timeoutSeconds?: number;
+            holder?: string;
+        };
         result: Report & { waitedSeconds: number; activeConnections: number };
     };
     /** Zeroes the counters of one service, or of all. */

@@ -48,12 +48,13 @@ const threshold = intRule(0, maxInt, "a connection threshold", `an integer from 
 export const realServerAttributes = {
     forwarding: { rule: oneOfRule(forwardings, "a forwarding method", `use ${choices(forwardings)}`), default: "dr",
         kernel: "forwarding", words: "forwarding" },
-    weight: { rule: intRule(0, maxInt, "a weight", `an integer from 0 to ${maxInt} (0 takes no new connections)`), default: 1,
-        kernel: "weight", words: "weight" },
+    weight: { rule: intRule(0, maxInt, "a weight", `an integer from 0 to ${maxInt} (0 takes no new connections)`),
+        default: 1, kernel: "weight", words: "weight" },
     upperThreshold: { rule: threshold, default: 0, kernel: "upperThreshold", words: "upper threshold" },
     lowerThreshold: { rule: threshold, default: 0, kernel: "lowerThreshold", words: "lower threshold" },
     tunnel: { rule: (v) => (typeof v === "object" && v !== null && !Array.isArray(v) ? undefined
-        : `${show(v)} is not a tunnel setting: an object, e.g. { type: "gue", port: 6080 }`), kernel: "tunnelType", words: "tunnel" },
+        : `${show(v)} is not a tunnel setting: an object, e.g. { type: "gue", port: 6080 }`),
+        kernel: "tunnelType", words: "tunnel" },
 } satisfies Record<keyof RealServerSettings, Attribute>;
 export const realServerSettingFields = Object.keys(realServerAttributes) as Array<keyof RealServerSettings>;
 
@@ -61,15 +62,18 @@ const tunnelTypes = ["ipip", "gue", "gre"] as const;
 const checksums = ["nocsum", "csum", "remcsum"] as const;
 /** The fields of `tunnel` (sent, read back and compared only with forwarding tun). */
 export const tunnelAttributes = {
-    type: { rule: oneOfRule(tunnelTypes, "a tunnel type", `use ${choices(tunnelTypes)}`), default: "ipip", kernel: "tunnelType", words: "tunnel type" },
-    port: { rule: () => undefined, default: 0, kernel: "tunnelPort", words: "tunnel port" }, // by type: validateRealServer
+    type: { rule: oneOfRule(tunnelTypes, "a tunnel type", `use ${choices(tunnelTypes)}`), default: "ipip",
+        kernel: "tunnelType", words: "tunnel type" },
+    port: { rule: () => undefined, default: 0, kernel: "tunnelPort",
+        words: "tunnel port" }, // by type: validateRealServer
     checksum: { rule: oneOfRule(checksums, "a tunnel checksum mode", `use ${choices(checksums)}`), default: "nocsum",
         kernel: "tunnelFlags", words: "tunnel checksum" },
 } satisfies Record<keyof Tunnel, Attribute>;
 export const tunnelFields = Object.keys(tunnelAttributes) as Array<keyof Tunnel>;
 
 /** The kernel's fields of a real server's settings, in table order (what the agent compares and records). */
-const kernelFields = (r: RealServer) => (r.forwarding === "tun" ? [realServerAttributes, tunnelAttributes] : [realServerAttributes])
+const kernelFields = (r: RealServer) => (r.forwarding === "tun" ? [realServerAttributes, tunnelAttributes]
+    : [realServerAttributes])
     .flatMap((t) => Object.values(t) as Attribute[]).filter((a) => a !== realServerAttributes.tunnel);
 
 export function validateRealServer(r: RealServerSpec, service: ServiceKey): Failure[] {
@@ -79,26 +83,37 @@ export function validateRealServer(r: RealServerSpec, service: ServiceKey): Fail
     const family = familyOf(String(r.address));
     if (!family) f.push({ property: "address", reason: `${show(r.address)} is not an IPv4 or IPv6 address` });
     else if (family !== serviceFamily(service) && fwd !== "tun")
-        f.push({ property: "address", reason: `${r.address} is ${family} but the service is ${serviceFamily(service)}: mixing families needs forwarding "tun"` });
+        f.push({ property: "address", reason: `${r.address} is ${family} but the service is ` +
+            `${serviceFamily(service)}: mixing families needs forwarding "tun"` });
     if (r.port !== undefined) {
-        if (!isInt(r.port, 0, 65535)) f.push({ property: "port", reason: `${show(r.port)} is not a port: an integer from 0 to 65535` });
+        if (!isInt(r.port, 0, 65535))
+            f.push({ property: "port", reason: `${show(r.port)} is not a port: an integer from 0 to 65535` });
         else if (fwd !== "nat" && service.fwmark === undefined && r.port !== service.port)
-            f.push({ property: "port", reason: `with forwarding "${fwd}" a real server listens on the service's port ${service.port}, not ${r.port}; leave port out or use "nat"` });
+            f.push({ property: "port", reason: `with forwarding "${fwd}" a real server listens on the service's port ` +
+                `${service.port}, not ${r.port}; leave port out or use "nat"` });
     }
     // The kernel refuses (ERANGE) a lower threshold above the upper one, and "no upper threshold" is 0.
     const upper = r.upperThreshold ?? 0;
     if (isInt(upper, 0, maxInt) && isInt(r.lowerThreshold, 1, maxInt) && r.lowerThreshold > upper)
         f.push({ property: "lowerThreshold", reason: upper === 0
-            ? `${r.lowerThreshold} needs an upper threshold at or above it (the kernel refuses a lower threshold alone: ERANGE)`
+            ? `${r.lowerThreshold} needs an upper threshold at or above it ` +
+                `(the kernel refuses a lower threshold alone: ERANGE)`
             : `${r.lowerThreshold} is above the upper threshold ${upper}` });
     const t = r.tunnel;
     if (t !== undefined && typeof t === "object" && t !== null) {
-        if (fwd !== "tun") f.push({ property: "tunnel", reason: `tunnel settings need forwarding "tun", not "${fwd}"` });
+        if (fwd !== "tun")
+            f.push({ property: "tunnel", reason: `tunnel settings need forwarding "tun", not "${fwd}"` });
         fieldRules(t as Record<string, unknown>, tunnelAttributes, "tunnel.", f);
-        if (t.type === "gue" && !isInt(t.port, 1, 65535)) f.push({ property: "tunnel.port", reason: `${show(t.port)}: a GUE tunnel needs its UDP port, from 1 to 65535` });
-        if (t.type !== "gue" && t.port !== undefined) f.push({ property: "tunnel.port", reason: `only a GUE tunnel has a port` });
-        if (t.checksum !== undefined && (t.type ?? "ipip") === "ipip") f.push({ property: "tunnel.checksum", reason: `an ipip tunnel has no checksum option (gue and gre do)` });
-        if (t.checksum === "remcsum" && t.type !== "gue") f.push({ property: "tunnel.checksum", reason: `remote checksum offload (remcsum) is for GUE tunnels only` });
+        if (t.type === "gue" && !isInt(t.port, 1, 65535))
+            f.push({ property: "tunnel.port",
+                reason: `${show(t.port)}: a GUE tunnel needs its UDP port, from 1 to 65535` });
+        if (t.type !== "gue" && t.port !== undefined)
+            f.push({ property: "tunnel.port", reason: `only a GUE tunnel has a port` });
+        if (t.checksum !== undefined && (t.type ?? "ipip") === "ipip")
+            f.push({ property: "tunnel.checksum", reason: `an ipip tunnel has no checksum option (gue and gre do)` });
+        if (t.checksum === "remcsum" && t.type !== "gue")
+            f.push({ property: "tunnel.checksum",
+                reason: `remote checksum offload (remcsum) is for GUE tunnels only` });
     }
     return f;
 }
@@ -124,7 +139,8 @@ export function normalizeRealServer(r: RealServerSpec, service: ServiceKey): Rea
     return out as unknown as RealServer;
 }
 
-/** The user's view of a live real server (its port and settings), so that refresh shows drift in the words of the program. */
+/** The user's view of a live real server (its port and settings), so that refresh shows drift in the words of
+ * the program. */
 export function realServerView(r: RealServer): RealServerSettings & { port: number } {
     return {
         port: r.port,
@@ -132,7 +148,8 @@ export function realServerView(r: RealServer): RealServerSettings & { port: numb
         weight: r.weight,
         upperThreshold: r.upperThreshold,
         lowerThreshold: r.lowerThreshold,
-        ...(r.forwarding === "tun" ? { tunnel: { type: r.tunnelType ?? "ipip", ...(r.tunnelPort ? { port: r.tunnelPort } : {}),
+        ...(r.forwarding === "tun" ? { tunnel: { type: r.tunnelType ?? "ipip",
+            ...(r.tunnelPort ? { port: r.tunnelPort } : {}),
             ...(r.tunnelFlags && r.tunnelFlags !== "nocsum" ? { checksum: r.tunnelFlags } : {}) } } : {}),
     };
 }
@@ -149,6 +166,7 @@ export function realServerDiff(want: RealServer, live: RealServer): string[] {
 
 /** The settings of a kernel-form real server, without its identity and counters (what holders compare). */
 export function realServerSettings(r: RealServer): Record<string, unknown> {
-    const { address: _a, port: _p, addressFamily: _f, activeConns: _ac, inactConns: _ic, persistConns: _pc, stats: _s, ...rest } = r;
+    const { address: _a, port: _p, addressFamily: _f, activeConns: _ac, inactConns: _ic, persistConns: _pc, stats: _s,
+        ...rest } = r;
     return rest as Record<string, unknown>;
 }

@@ -29,13 +29,16 @@ export const booleanRule: Rule = (v) => (typeof v === "boolean" ? undefined : `$
 
 /** "a", "b" or "c", as the rules list choices. */
 export const choices = (values: readonly string[]): string =>
-    values.length === 1 ? `"${values[0]}"` : `${values.slice(0, -1).map((v) => `"${v}"`).join(", ")} or "${values[values.length - 1]}"`;
+    values.length === 1 ? `"${values[0]}"`
+        : `${values.slice(0, -1).map((v) => `"${v}"`).join(", ")} or "${values[values.length - 1]}"`;
 
 /** One failure per key of `o` that is not in `allowed`, at `property.key`. */
-export function unknownFields(o: unknown, allowed: readonly string[], property: string, what: string, f: Failure[] = []): Failure[] {
+export function unknownFields(o: unknown, allowed: readonly string[], property: string, what: string,
+    f: Failure[] = []): Failure[] {
     if (typeof o !== "object" || o === null || Array.isArray(o)) return f;
     for (const k of Object.keys(o)) if (!allowed.includes(k))
-        f.push({ property: property ? `${property}.${k}` : k, reason: `unknown ${what} ${show(k)} (allowed: ${allowed.join(", ")})` });
+        f.push({ property: property ? `${property}.${k}` : k,
+            reason: `unknown ${what} ${show(k)} (allowed: ${allowed.join(", ")})` });
     return f;
 }
 

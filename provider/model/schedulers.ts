@@ -2,7 +2,8 @@
 import type { KernelFeature } from "./kernel";
 
 /** IPVS schedulers, by the name ipvsadm and the kernel use; module ip_vs_<name>. */
-export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"] as const;
+export const SCHEDULERS = ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh",
+    "twos"] as const;
 export type Scheduler = (typeof SCHEDULERS)[number];
 
 /** ipvsadm's scheduler, when a service names none. */

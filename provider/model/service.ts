@@ -4,7 +4,9 @@
 // comparisons of diff and of the agent's plan are all made from these.
 import { canonicalAddress, familyOf } from "./address";
 import { booleanRule, choices, Failure, intRule, isInt, oneOfRule, Rule, u32 } from "./rules";
-import { defaultScheduler, flagScheduler, schedFlagBits, schedFlagNames, SCHEDULER_FLAGS, SCHEDULERS } from "./schedulers";
+import {
+    defaultScheduler, flagScheduler, schedFlagBits, schedFlagNames, SCHEDULER_FLAGS, SCHEDULERS,
+} from "./schedulers";
 import type { Scheduler, SchedulerFlag } from "./schedulers";
 import { show } from "./show";
 import type { Family, Protocol, VirtualService, VirtualServiceId } from "./types";
@@ -75,10 +77,12 @@ export const serviceSettingFields = Object.keys(serviceAttributes) as Array<keyo
 const maxPersistence = 31 * 86400;
 /** The fields of `persistence`. Its netmask's default is the whole address: /32, or /128 for IPv6. */
 export const persistenceAttributes = {
-    timeout: { rule: intRule(1, maxPersistence, "a persistence timeout", `whole seconds from 1 to ${maxPersistence} (31 days)`),
+    timeout: { rule: intRule(1, maxPersistence, "a persistence timeout",
+        `whole seconds from 1 to ${maxPersistence} (31 days)`),
         default: 360, kernel: "persistenceTimeout", words: "persistence timeout" },
     netmask: { rule: () => undefined, kernel: "netmask", words: "netmask" }, // by family: validateService
-    engine: { rule: oneOfRule(["sip"], "a persistence engine", 'the kernel has "sip"'), kernel: "persistenceEngine", words: "persistence engine" },
+    engine: { rule: oneOfRule(["sip"], "a persistence engine", 'the kernel has "sip"'), kernel: "persistenceEngine",
+        words: "persistence engine" },
 } satisfies Record<keyof Persistence, Attribute>;
 export const persistenceFields = Object.keys(persistenceAttributes) as Array<keyof Persistence>;
 const wholeAddress = (family: Family) => (family === "inet6" ? 128 : "255.255.255.255");
@@ -103,20 +107,27 @@ function checkIPv4Mask(mask: string): boolean {
 
 export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] {
     if (k.fwmark !== undefined) {
-        if (!isInt(k.fwmark, 1, u32)) f.push({ property: "fwmark", reason: `${show(k.fwmark)} is not a firewall mark: an integer from 1 to ${u32}` });
+        if (!isInt(k.fwmark, 1, u32))
+            f.push({ property: "fwmark",
+                reason: `${show(k.fwmark)} is not a firewall mark: an integer from 1 to ${u32}` });
         for (const p of ["protocol", "address", "port"] as const)
-            if (k[p] !== undefined) f.push({ property: p, reason: `a fwmark service has no ${p}: give fwmark (and family) or protocol, address and port` });
+            if (k[p] !== undefined)
+                f.push({ property: p,
+                    reason: `a fwmark service has no ${p}: give fwmark (and family) or protocol, address and port` });
         if (k.family !== undefined && k.family !== "inet" && k.family !== "inet6")
             f.push({ property: "family", reason: `${show(k.family)} is not a family: use "inet" or "inet6"` });
         return f;
     }
     if (!(protocols as readonly unknown[]).includes(k.protocol))
-        f.push({ property: "protocol", reason: `${show(k.protocol)} is not a protocol: use ${choices(protocols)} (or give fwmark instead)` });
+        f.push({ property: "protocol",
+            reason: `${show(k.protocol)} is not a protocol: use ${choices(protocols)} (or give fwmark instead)` });
     if (typeof k.address !== "string" || !familyOf(k.address))
         f.push({ property: "address", reason: `${show(k.address)} is not an IPv4 or IPv6 address` });
-    if (!isInt(k.port, 0, 65535)) f.push({ property: "port", reason: `${show(k.port)} is not a port: an integer from 0 to 65535` });
+    if (!isInt(k.port, 0, 65535))
+        f.push({ property: "port", reason: `${show(k.port)} is not a port: an integer from 0 to 65535` });
     if (k.family !== undefined && familyOf(k.address ?? "") && k.family !== familyOf(k.address ?? ""))
-        f.push({ property: "family", reason: `${show(k.family)} does not match address ${k.address}; leave it out for address services` });
+        f.push({ property: "family",
+            reason: `${show(k.family)} does not match address ${k.address}; leave it out for address services` });
     return f;
 }
 
@@ -137,25 +148,33 @@ export function validateService(s: ServiceSpec): Failure[] {
     const sched = s.scheduler ?? defaultScheduler;
     for (const flag of Array.isArray(s.schedulerFlags) ? s.schedulerFlags : []) {
         if (!SCHEDULER_FLAGS.includes(flag))
-            f.push({ property: "schedulerFlags", reason: `${show(flag)} is not a scheduler flag: use ${SCHEDULER_FLAGS.join(", ").replace(/, ([^,]*)$/, " or $1")}` });
+            f.push({ property: "schedulerFlags", reason: `${show(flag)} is not a scheduler flag: ` +
+                `use ${SCHEDULER_FLAGS.join(", ").replace(/, ([^,]*)$/, " or $1")}` });
         else if (flagScheduler(flag) !== sched)
-            f.push({ property: "schedulerFlags", reason: `${flag} is a flag of the ${flagScheduler(flag)} scheduler, not of ${sched}` });
+            f.push({ property: "schedulerFlags",
+                reason: `${flag} is a flag of the ${flagScheduler(flag)} scheduler, not of ${sched}` });
     }
     const p = s.persistence;
     if (p !== undefined && typeof p === "object" && p !== null) {
         fieldRules(p as Record<string, unknown>, persistenceAttributes, "persistence.", f);
         if (p.netmask !== undefined) {
             if (serviceFamily(s) === "inet6") {
-                if (!isInt(p.netmask, 1, 128)) f.push({ property: "persistence.netmask", reason: `${show(p.netmask)} is not an IPv6 prefix length: an integer from 1 to 128` });
+                if (!isInt(p.netmask, 1, 128))
+                    f.push({ property: "persistence.netmask",
+                        reason: `${show(p.netmask)} is not an IPv6 prefix length: an integer from 1 to 128` });
             } else if (typeof p.netmask !== "string" || !checkIPv4Mask(p.netmask))
-                f.push({ property: "persistence.netmask", reason: `${show(p.netmask)} is not an IPv4 netmask like "255.255.255.0" (contiguous ones)` });
+                f.push({ property: "persistence.netmask",
+                    reason: `${show(p.netmask)} is not an IPv4 netmask like "255.255.255.0" (contiguous ones)` });
         }
         if (p.engine === "sip" && s.protocol !== undefined && s.protocol !== "udp")
-            f.push({ property: "persistence.engine", reason: `the sip persistence engine handles UDP, not ${s.protocol}` });
+            f.push({ property: "persistence.engine",
+                reason: `the sip persistence engine handles UDP, not ${s.protocol}` });
     } else if (p === undefined && s.fwmark === undefined && s.port === 0)
-        f.push({ property: "port", reason: "port 0 (any port) is only allowed for a persistent service: set persistence" });
+        f.push({ property: "port",
+            reason: "port 0 (any port) is only allowed for a persistent service: set persistence" });
     if (s.onePacket && s.protocol !== undefined && s.protocol !== "udp")
-        f.push({ property: "onePacket", reason: `one-packet scheduling is for UDP services (or fwmark services carrying UDP), not ${s.protocol}` });
+        f.push({ property: "onePacket", reason: `one-packet scheduling is for UDP services ` +
+            `(or fwmark services carrying UDP), not ${s.protocol}` });
     return f;
 }
 
@@ -204,7 +223,9 @@ export function serviceView(s: VirtualService): ServiceSettings {
 export function serviceDiff(want: VirtualService, live: VirtualService): string[] {
     const A = serviceAttributes, P = persistenceAttributes;
     const d: string[] = [];
-    const cmp = (words: string, a: unknown, b: unknown) => { if (a !== b) d.push(`${words} ${String(b)} -> ${String(a)}`); };
+    const cmp = (words: string, a: unknown, b: unknown) => {
+        if (a !== b) d.push(`${words} ${String(b)} -> ${String(a)}`);
+    };
     const flags = (s: VirtualService) => schedFlagNames(s.scheduler, s.schedFlags).join(",") || "none";
     cmp(A.scheduler.words, want.scheduler, live.scheduler);
     cmp(A.schedulerFlags.words, flags(want), flags(live));

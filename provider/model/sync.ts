@@ -40,8 +40,11 @@ const multicast: Rule = (v) => {
 /** Each setting by the program's name: its rule, the kernel's name, and whether it needs Linux 4.3. */
 export const syncDaemonAttributes = {
     interface: { kernel: "mcastInterface", rule: interfaceNameProblem as Rule, since43: false },
-    syncId: { kernel: "syncId", rule: intRule(0, 255, "a sync id", "an integer from 0 to 255"), default: 0, since43: false },
-    maxLen: { kernel: "syncMaxlen", rule: intRule(1, maxSyncLen, "a sync message length", `1 to ${maxSyncLen} bytes (one UDP datagram)`), since43: true },
+    syncId: { kernel: "syncId", rule: intRule(0, 255, "a sync id", "an integer from 0 to 255"), default: 0,
+        since43: false },
+    maxLen: { kernel: "syncMaxlen",
+        rule: intRule(1, maxSyncLen, "a sync message length", `1 to ${maxSyncLen} bytes (one UDP datagram)`),
+        since43: true },
     group: { kernel: "mcastGroup", rule: multicast, since43: true },
     port: { kernel: "mcastPort", rule: intRule(1, 65535, "a port", "1 to 65535"), since43: true },
     ttl: { kernel: "mcastTtl", rule: intRule(1, 255, "a TTL", "1 to 255"), since43: true },
@@ -55,7 +58,8 @@ const byKernel = new Map(syncFieldNames.map((f) => [syncDaemonAttributes[f].kern
 /** Checks a kernel-form daemon (what the agent is sent): failures at the kernel's field names. */
 export function validateDaemon(d: Daemon): Failure[] {
     const f: Failure[] = [];
-    if (d.state !== "master" && d.state !== "backup") f.push({ property: "state", reason: `${show(d.state)} is not a sync daemon state: use "master" or "backup"` });
+    if (d.state !== "master" && d.state !== "backup")
+        f.push({ property: "state", reason: `${show(d.state)} is not a sync daemon state: use "master" or "backup"` });
     const o = d as unknown as Record<string, unknown>;
     for (const [field, a] of Object.entries(syncDaemonAttributes)) {
         const v = o[a.kernel];
@@ -70,7 +74,8 @@ export function validateDaemon(d: Daemon): Failure[] {
  * are the kernel's to choose (maxlen from the MTU, ipvsadm's group, port and TTL). */
 export function daemonDiff(want: Daemon, live: Daemon): string[] {
     return (Object.keys(want) as Array<keyof Daemon>)
-        .filter((k) => want[k] !== undefined && (k === "mcastGroup" ? canonicalAddress(String(want[k])) !== live[k] : want[k] !== live[k]))
+        .filter((k) => want[k] !== undefined &&
+            (k === "mcastGroup" ? canonicalAddress(String(want[k])) !== live[k] : want[k] !== live[k]))
         .map((k) => `${k} ${String(live[k])} -> ${String(want[k])}`);
 }
 
@@ -99,14 +104,23 @@ export function daemonOf(state: SyncState, d: Record<string, unknown>): Daemon {
 export function validateSync(sync: unknown): Failure[] {
     const failures: Failure[] = [];
     if (sync === undefined || sync === null) return failures;
-    if (typeof sync !== "object" || Array.isArray(sync)) return [{ property: "sync", reason: `${show(sync)} is not a set of sync daemons: give master and / or backup` }];
+    if (typeof sync !== "object" || Array.isArray(sync))
+        return [{ property: "sync",
+            reason: `${show(sync)} is not a set of sync daemons: give master and / or backup` }];
     for (const [state, d] of Object.entries(sync as Record<string, unknown>)) {
         const property = `sync.${state}`;
-        if (state !== "master" && state !== "backup") { failures.push({ property, reason: "unknown sync daemon state (master, backup)" }); continue; }
+        if (state !== "master" && state !== "backup") {
+            failures.push({ property, reason: "unknown sync daemon state (master, backup)" });
+            continue;
+        }
         if (d === undefined || d === null) continue;
-        if (typeof d !== "object" || Array.isArray(d)) { failures.push({ property, reason: `${show(d)} is not a sync daemon: give at least its interface` }); continue; }
+        if (typeof d !== "object" || Array.isArray(d)) {
+            failures.push({ property, reason: `${show(d)} is not a sync daemon: give at least its interface` });
+            continue;
+        }
         for (const k of Object.keys(d)) if (!(syncFieldNames as string[]).includes(k))
-            failures.push({ property: `${property}.${k}`, reason: `unknown sync daemon setting (allowed: ${syncFieldNames.join(", ")})` });
+            failures.push({ property: `${property}.${k}`,
+                reason: `unknown sync daemon setting (allowed: ${syncFieldNames.join(", ")})` });
         for (const f of validateDaemon(daemonOf(state, d as Record<string, unknown>)))
             failures.push({ property: `${property}.${byKernel.get(f.property) ?? f.property}`, reason: f.reason });
     }
@@ -118,7 +132,8 @@ export function validateSync(sync: unknown): Failure[] {
 export function normalSync(sync: SyncDecl): Daemon[] {
     return syncStates(sync).map((s) => {
         const d = daemonOf(s, sync![s]!);
-        if (d.mcastGroup !== undefined) try { d.mcastGroup = canonicalAddress(String(d.mcastGroup)); } catch { /* check refuses it */ }
+        if (d.mcastGroup !== undefined)
+            try { d.mcastGroup = canonicalAddress(String(d.mcastGroup)); } catch { /* check refuses it */ }
         return d;
     });
 }
@@ -138,7 +153,8 @@ export function syncView(declared: NonNullable<SyncDecl>, daemons: Daemon[]): Re
         for (const f of syncFieldNames) {
             const v = live[syncDaemonAttributes[f].kernel];
             if (f === "interface" || (f === "syncId" && v !== 0) || want[f] !== undefined)
-                view[f] = f === "group" && typeof want.group === "string" && normalSync({ [s]: want })[0].mcastGroup === v ? want.group : v;
+                view[f] = f === "group" && typeof want.group === "string" &&
+                    normalSync({ [s]: want })[0].mcastGroup === v ? want.group : v;
         }
         out[s] = view;
     }

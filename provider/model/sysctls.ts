@@ -28,7 +28,8 @@ const INT_MAX = maxInt;
 /** Seconds kept in jiffies: INT_MAX / HZ must hold them for HZ up to 1000. */
 const SECONDS_MAX = Math.floor(INT_MAX / 1000);
 
-const int = (min: number, max: number, text: string, extra: Partial<SysctlRule> = {}): SysctlRule => ({ kind: "int", min, max, text, ...extra });
+const int = (min: number, max: number, text: string, extra: Partial<SysctlRule> = {}): SysctlRule =>
+    ({ kind: "int", min, max, text, ...extra });
 const bool = int(0, 1, "0 or 1");
 const defense = int(0, 3, "0 (off), 1 or 2 (automatic, the kernel flips between them), 3 (always)");
 const seconds = int(0, SECONDS_MAX, `seconds, an integer 0-${SECONDS_MAX}`);
@@ -49,22 +50,27 @@ export const SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
     "net.ipv4.vs.conntrack": vs(bool),
     "net.ipv4.vs.snat_reroute": vs(bool),
     "net.ipv4.vs.sync_version": vs(bool),
-    "net.ipv4.vs.sync_ports": vs(int(1, 32768, "a power of two 1-32768 (one sync thread and UDP port each)", { powerOfTwo: true })),
+    "net.ipv4.vs.sync_ports": vs(int(1, 32768, "a power of two 1-32768 (one sync thread and UDP port each)",
+        { powerOfTwo: true })),
     "net.ipv4.vs.sync_persist_mode": vs(bool),
-    "net.ipv4.vs.sync_qlen_max": vs(int(1, Number.MAX_SAFE_INTEGER, `queued sync messages, an integer 1-${Number.MAX_SAFE_INTEGER}`)),
-    "net.ipv4.vs.sync_sock_size": vs(int(0, INT_MAX, `socket buffer bytes (0 = system default), an integer 0-${INT_MAX}`)),
+    "net.ipv4.vs.sync_qlen_max": vs(int(1, Number.MAX_SAFE_INTEGER,
+        `queued sync messages, an integer 1-${Number.MAX_SAFE_INTEGER}`)),
+    "net.ipv4.vs.sync_sock_size": vs(int(0, INT_MAX,
+        `socket buffer bytes (0 = system default), an integer 0-${INT_MAX}`)),
     "net.ipv4.vs.cache_bypass": vs(bool),
     "net.ipv4.vs.expire_nodest_conn": vs(bool),
     "net.ipv4.vs.sloppy_tcp": vs(bool),
     "net.ipv4.vs.sloppy_sctp": vs(bool),
     "net.ipv4.vs.expire_quiescent_template": vs(bool),
-    "net.ipv4.vs.sync_threshold": vs({ kind: "pair", text: `two integers [threshold, period], each 0-${INT_MAX}, threshold < period unless period is 0` }),
+    "net.ipv4.vs.sync_threshold": vs({ kind: "pair",
+        text: `two integers [threshold, period], each 0-${INT_MAX}, threshold < period unless period is 0` }),
     "net.ipv4.vs.sync_refresh_period": vs(seconds),
     "net.ipv4.vs.sync_retries": vs(int(0, 3, "an integer 0-3")),
     "net.ipv4.vs.nat_icmp_send": vs(bool),
     "net.ipv4.vs.pmtu_disc": vs(bool),
     "net.ipv4.vs.backup_only": vs(bool),
-    "net.ipv4.vs.conn_reuse_mode": vs(int(0, 3, "a bitmask 0-3 (bit 1: reschedule on port reuse, bit 2: also for TIME_WAIT)")),
+    "net.ipv4.vs.conn_reuse_mode": vs(int(0, 3,
+        "a bitmask 0-3 (bit 1: reschedule on port reuse, bit 2: also for TIME_WAIT)")),
     "net.ipv4.vs.schedule_icmp": vs(bool),
     "net.ipv4.vs.ignore_tunneled": vs(bool),
     "net.ipv4.vs.run_estimation": vs(bool),
@@ -76,7 +82,8 @@ export const SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
 
 /** net.ipv4.conf.<all|default|interface>.<key>: the per-interface sysctls the agent may touch. */
 export const INTERFACE_SYSCTLS: Readonly<Record<string, SysctlEntry>> = {
-    arp_ignore: { rule: int(0, 8, "0, 1, 2, 3 or 8 (1: reply only for addresses on the incoming interface)", { oneOf: [0, 1, 2, 3, 8] }) },
+    arp_ignore: { rule: int(0, 8, "0, 1, 2, 3 or 8 (1: reply only for addresses on the incoming interface)",
+        { oneOf: [0, 1, 2, 3, 8] }) },
     arp_announce: { rule: int(0, 2, "0, 1 or 2 (2: always use the best local address)") },
     rp_filter: { rule: int(0, 2, "0 (off), 1 (strict) or 2 (loose)") },
 };
@@ -105,7 +112,8 @@ export function findSysctl(name: unknown): ResolvedSysctl | string {
     const prefix = "net.ipv4.conf.";
     const dot = name.lastIndexOf(".");
     const key = name.slice(dot + 1);
-    if (name.startsWith(prefix) && dot > prefix.length && Object.prototype.hasOwnProperty.call(INTERFACE_SYSCTLS, key)) {
+    if (name.startsWith(prefix) && dot > prefix.length &&
+        Object.prototype.hasOwnProperty.call(INTERFACE_SYSCTLS, key)) {
         const iface = name.slice(prefix.length, dot);
         if (iface !== "all" && iface !== "default") {
             const p = interfaceNameProblem(iface);
@@ -122,7 +130,8 @@ function ruleAccepts(rule: SysctlRule, value: unknown): boolean {
     if (rule.kind === "pair") {
         if (!Array.isArray(value) || value.length !== 2 || !value.every(isInt)) return false;
         const [threshold, period] = value as number[];
-        return threshold >= 0 && period >= 0 && threshold <= INT_MAX && period <= INT_MAX && (period === 0 || threshold < period);
+        return threshold >= 0 && period >= 0 && threshold <= INT_MAX && period <= INT_MAX &&
+            (period === 0 || threshold < period);
     }
     if (!isInt(value) || value < rule.min! || value > rule.max!) return false;
     if (rule.oneOf && !rule.oneOf.includes(value)) return false;
@@ -170,7 +179,8 @@ export function dosToKernel(field: DosField, v: unknown): number {
     return kind === "mode" ? modes[v as DefenseMode] : kind === "bool" ? (v ? 1 : 0) : (v as number);
 }
 
-/** A sysctl's value in the field's words. The kernel flips auto between 1 and 2 itself (by available memory), so both read as auto. */
+/** A sysctl's value in the field's words. The kernel flips auto between 1 and 2 itself (by available memory),
+ * so both read as auto. */
 export function dosFromKernel(field: DosField, v: SysctlValue): unknown {
     const kind: DosKind = dosAttributes[field].kind;
     return kind === "mode" ? (v === 0 ? "off" : v === 3 ? "always" : "auto") : kind === "bool" ? v === 1 : v;
@@ -179,8 +189,11 @@ export function dosFromKernel(field: DosField, v: SysctlValue): unknown {
 /** Why a DosProtection field's value is refused, naming the sysctl behind it. */
 export function dosProblem(field: DosField, v: unknown): string | undefined {
     const { sysctl, kind } = dosAttributes[field] as { sysctl: string; kind: DosKind };
-    if (kind === "mode") return typeof v === "string" && v in modes ? undefined : `${show(v)} is invalid (must be off, auto or always; ${sysctl})`;
-    if (kind === "bool") return typeof v === "boolean" ? undefined : `${show(v)} is invalid (must be a boolean; ${sysctl})`;
+    if (kind === "mode")
+        return typeof v === "string" && v in modes ? undefined
+            : `${show(v)} is invalid (must be off, auto or always; ${sysctl})`;
+    if (kind === "bool")
+        return typeof v === "boolean" ? undefined : `${show(v)} is invalid (must be a boolean; ${sysctl})`;
     return sysctlProblem(sysctl, v);
 }
 

@@ -12,6 +12,7 @@ export function validateTimeouts(t: unknown, property = "timeouts"): Failure[] {
     const f = unknownFields(t, timeoutFields, property, "timeout");
     for (const [k, v] of Object.entries(t))
         if ((timeoutFields as readonly string[]).includes(k) && !isInt(v, 1, maxTimeout))
-            f.push({ property: `${property}.${k}`, reason: `${show(v)} is not a timeout: whole seconds from 1 to ${maxTimeout}` });
+            f.push({ property: `${property}.${k}`,
+                reason: `${show(v)} is not a timeout: whole seconds from 1 to ${maxTimeout}` });
     return f;
 }

@@ -17,7 +17,8 @@ const director = new lvs.Director("director1", {
     addresses: [{ address: "10.0.0.247", interface: "lan0" }],
 });
 
-const web = new lvs.VirtualService("web", { director, protocol: "tcp", address: "10.0.0.247", port: 80, scheduler: "rr" });
+const web = new lvs.VirtualService("web",
+    { director, protocol: "tcp", address: "10.0.0.247", port: 80, scheduler: "rr" });
 
 export const realServers = declared.map((r) =>
     new lvs.RealServer(`web-${r.address}`, {

@@ -15,15 +15,20 @@ const arpSysctls = ["all", "lan0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignor
 const dosSysctls = ["drop_entry", "drop_packet", "secure_tcp", "amemthresh", "am_droprate", "expire_nodest_conn",
     "expire_quiescent_template", "conntrack", "conn_reuse_mode"].map((n) => `net/ipv4/vs/${n}`);
 
-const read = async (host: string, names: string[]) => (await sh(host, names.map((n) => `cat /proc/sys/${n}`).join("; "))).trim().split("\n");
-const lo = async (host: string) => (await sh(host, "ip -o addr show dev lo")).trim().split("\n").map((l) => l.split(/\s+/).slice(1, 4).join(" "));
+const read = async (host: string, names: string[]) =>
+    (await sh(host, names.map((n) => `cat /proc/sys/${n}`).join("; "))).trim().split("\n");
+const lo = async (host: string) => (await sh(host, "ip -o addr show dev lo")).trim().split("\n")
+    .map((l) => l.split(/\s+/).slice(1, 4).join(" "));
 const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(`-t ${service}`));
 /** Everything the stack may change outside the IPVS table, on every host it touches. */
 const scene = async () => ({
-    director1: [...await read("director1", dosSysctls), (await sh("director1", "ip -o addr show dev lan0")).includes(` ${vip}/`)],
-    ...Object.fromEntries(await Promise.all(realServers.map(async (h) => [h, [...await read(h, arpSysctls), ...await lo(h)]]))),
+    director1: [...await read("director1", dosSysctls),
+        (await sh("director1", "ip -o addr show dev lan0")).includes(` ${vip}/`)],
+    ...Object.fromEntries(await Promise.all(realServers.map(async (h) =>
+        [h, [...await read(h, arpSysctls), ...await lo(h)]]))),
 });
-const declared = [`-A -t ${service} -s wlc`, ...["10.0.0.21", "10.0.0.22", "10.0.0.23"].map((a) => `-a -t ${service} -r ${a}:80 -g -w 1`)];
+const declared = [`-A -t ${service} -s wlc`,
+    ...["10.0.0.21", "10.0.0.22", "10.0.0.23"].map((a) => `-a -t ${service} -r ${a}:80 -g -w 1`)];
 
 let stack: Stack;
 let before: Awaited<ReturnType<typeof scene>>;
@@ -52,7 +57,8 @@ test("preview changes nothing on any host", async () => {
     expect(await scene()).toEqual(before);
 });
 
-test("up makes the declared table, the VIP on each real server's lo with ARP silenced, and the DoS sysctls", async () => {
+test("up makes the declared table, the VIP on each real server's lo with ARP silenced, " +
+    "and the DoS sysctls", async () => {
     await stack.run("up", "--yes", "--skip-preview");
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect(await sh("director1", "ip -o addr show dev lan0")).toContain(` ${vip}/32 `);
@@ -79,7 +85,8 @@ test("a second up changes nothing", async () => {
     expect(out).toContain("10 unchanged");
 });
 
-test("after a reboot of director1 and rs1, the rules are back before any pulumi command runs, and refresh finds no drift", async () => {
+test("after a reboot of director1 and rs1, the rules are back before any pulumi command runs, " +
+    "and refresh finds no drift", async () => {
     // What the stack holds on each: the table, its DoS sysctls (auto reads 1 or 2), the VIP; the ARP sysctls and lo.
     const director1 = async () => {
         const [dropEntry, , secureTcp, amemthresh] = await read("director1", dosSysctls);
@@ -95,8 +102,10 @@ test("after a reboot of director1 and rs1, the rules are back before any pulumi 
     expect(await sh("director1", `ipvsadm -Sn | grep -c -- "-t ${vip}:81"; true`)).toBe("0\n");
     expect(await director1()).toEqual(was.director1);
     expect(await rs1()).toEqual(was.rs1);
-    expect(JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/restore.log")).actions).toContain(`added service tcp/${service}`);
-    expect(JSON.parse(await sh("rs1", "cat /var/lib/pulumi-lvs/restore.log")).actions).toContain(`added address ${vip}/32 on lo`);
+    expect(JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/restore.log")).actions)
+        .toContain(`added service tcp/${service}`);
+    expect(JSON.parse(await sh("rs1", "cat /var/lib/pulumi-lvs/restore.log")).actions)
+        .toContain(`added address ${vip}/32 on lo`);
     await stack.run("refresh", "--yes", "--expect-no-changes");
     stops.push(await webServer("rs1", [service]));
     const { counts, failures } = await fetchFromClient(`http://${service}/`, 30);

@@ -15,7 +15,8 @@ const vip = "10.0.0.247:80";
 const rs = { rs1: "10.1.0.21", rs2: "10.1.0.22", rs3: "10.1.0.23" };
 const server = (name: keyof typeof rs) => `${name} ${rs[name]}:8247`;
 const line = (address: string) => `-a -t ${vip} -r ${address}:8247 -m -w 1`;
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(`-t ${vip} `)).sort();
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(`-t ${vip} `)).sort();
 const expireNodestConn = "/proc/sys/net/ipv4/vs/expire_nodest_conn";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,7 +27,8 @@ const stops: Array<() => Promise<void>> = [];
 beforeAll(async () => {
     stack = await labStack(path.join(__dirname, "..", "drain"));
     await sh("director1", `ipvsadm -D -t ${vip} 2>/dev/null; true`);
-    stops.push(await webServer("rs1", [`${rs.rs1}:8247`]), await webServer("rs2", [`${rs.rs2}:8247`]), await webServer("rs3", [`${rs.rs3}:8247`]));
+    stops.push(await webServer("rs1", [`${rs.rs1}:8247`]), await webServer("rs2", [`${rs.rs2}:8247`]),
+        await webServer("rs3", [`${rs.rs3}:8247`]));
     savedExpire = (await sh("director1", `cat ${expireNodestConn}`)).trim();
     await sh("director1", `echo 1 > ${expireNodestConn}`);
 });
@@ -65,8 +67,10 @@ test("up makes the service with three NAT real servers, balanced round robin", a
     expect(counts).toEqual({ [server("rs1")]: 2, [server("rs2")]: 2, [server("rs3")]: 2 });
 });
 
-test("removing a real server with drain under load: the up waits for its requests in flight, and none fails", async () => {
-    const { out, seconds, t0, t1, result, of } = await upUnderLoad([{ address: rs.rs1, drain: true }, { address: rs.rs2, drain: true }]);
+test("removing a real server with drain under load: the up waits for its requests in flight, " +
+    "and none fails", async () => {
+    const { out, seconds, t0, t1, result, of } = await upUnderLoad([{ address: rs.rs1, drain: true },
+        { address: rs.rs2, drain: true }]);
     const drained = stack.trace().filter((l) => l.includes(" drained ") && l.includes(`${rs.rs3}:8247`));
     console.log(`drain: up took ${seconds.toFixed(1)} s; ${drained.join(" | ")}; load ${summary(result)}`);
     expect(out).toContain("1 deleted");
@@ -87,7 +91,8 @@ test("removing a real server with drain under load: the up waits for its request
 
 test("dropping drain from a real server alone updates the state, not the kernel", async () => {
     const before = await ours();
-    await stack.config("realServers", JSON.stringify([{ address: rs.rs1, drain: true }, { address: rs.rs2, drain: false }]));
+    await stack.config("realServers",
+        JSON.stringify([{ address: rs.rs1, drain: true }, { address: rs.rs2, drain: false }]));
     const out = await stack.run("up", "--yes", "--skip-preview");
     expect(out).toContain("1 updated");
     expect(await ours()).toEqual(before);
@@ -95,7 +100,8 @@ test("dropping drain from a real server alone updates the state, not the kernel"
 
 test("control: removing a real server without drain under the same load fails its requests in flight", async () => {
     const { seconds, t0, t1, result, of } = await upUnderLoad([{ address: rs.rs1, drain: true }]);
-    console.log(`no drain: up took ${seconds.toFixed(1)} s; load ${summary(result)}; failures ${JSON.stringify(result.failures)}`);
+    console.log(`no drain: up took ${seconds.toFixed(1)} s; load ${summary(result)}; ` +
+        `failures ${JSON.stringify(result.failures)}`);
     expect(stack.trace().filter((l) => l.includes(" drained ") && l.includes(`${rs.rs2}:8247`))).toEqual([]);
     expect(await ours()).toEqual([`-A -t ${vip} -s rr`, line(rs.rs1)].sort());
     expect(of("rs2").filter((r) => r.start < t0).length).toBeGreaterThan(0);

@@ -18,11 +18,14 @@ import { labStack, Stack } from "../pulumi";
 const vip = "10.0.0.236";
 const ports = [80, 81, 82, 83, 84, 85];
 const realServers = ["10.1.0.21", "10.1.0.22", "10.1.0.23"].flatMap((a) => [`${a}:8236`, `${a}:8237`]);
-const declared = ports.flatMap((p) => [`-A -t ${vip}:${p} -s rr`, ...realServers.map((r) => `-a -t ${vip}:${p} -r ${r} -m -w 1`)]).sort();
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(` ${vip}:`)).sort();
+const declared = ports.flatMap((p) => [`-A -t ${vip}:${p} -s rr`,
+    ...realServers.map((r) => `-a -t ${vip}:${p} -r ${r} -m -w 1`)]).sort();
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(` ${vip}:`)).sort();
 const vipOnLan0 = async () => (await sh("director1", `ip -o addr show dev lan0 | grep -c ' ${vip}/'; true`)).trim();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanDirector = `for p in ${ports.join(" ")}; do ipvsadm -D -t ${vip}:$p 2>/dev/null; done; ip addr del ${vip}/32 dev lan0 2>/dev/null; true`;
+const cleanDirector = `for p in ${ports.join(" ")}; do ipvsadm -D -t ${vip}:$p 2>/dev/null; done; ` +
+    `ip addr del ${vip}/32 dev lan0 2>/dev/null; true`;
 
 let stack: Stack;
 /** Processes of this file's runs on this machine (found by the trace file in their environment). */
@@ -31,7 +34,8 @@ let leftovers: number[] = [];
 /** Who holds this file's objects in director1's record (its VIP's services and address), by object. */
 async function holders(): Promise<Record<string, string[]>> {
     const record = JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/desired.json 2>/dev/null || echo '{}'"));
-    return Object.fromEntries(Object.entries((record.holders ?? {}) as Record<string, string[]>).filter(([name]) => name.includes(` ${vip}`) || name.includes(`/${vip}:`)));
+    return Object.fromEntries(Object.entries((record.holders ?? {}) as Record<string, string[]>)
+        .filter(([name]) => name.includes(` ${vip}`) || name.includes(`/${vip}:`)));
 }
 
 /** Drops every hold on this file's services and address from director1 through the agent (and so removes
@@ -41,9 +45,11 @@ async function releaseAll(): Promise<void> {
         const service = /^service (tcp|udp|sctp)\/([\d.]+):(\d+)$/.exec(name);
         const address = /^address ([\d.]+)\/32%(\S+)$/.exec(name);
         for (const holder of names) {
-            const change = service ? { deleteService: { protocol: service[1], address: service[2], port: Number(service[3]) }, holder }
+            const change = service
+                ? { deleteService: { protocol: service[1], address: service[2], port: Number(service[3]) }, holder }
                 : address ? { deleteAddress: address[1], interface: address[2], holder } : undefined;
-            if (change) await (await agentFor(labConnection("director1"))).request("apply", { changes: [change] }).catch(() => undefined);
+            if (change) await (await agentFor(labConnection("director1"))).request("apply", { changes: [change] })
+                .catch(() => undefined);
         }
     }
     await sh("director1", cleanDirector);
@@ -59,7 +65,8 @@ afterAll(async () => {
     if (started && started.exitCode === null && started.signalCode === null) started.kill("SIGKILL");
     // Only those that are still this stack's (a pid may have been reused since).
     const still = stack ? processes() : new Map<number, string>();
-    for (const pid of leftovers.filter((p) => still.has(p))) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+    for (const pid of leftovers.filter((p) => still.has(p)))
+        try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
     await stack?.run("cancel", "--yes").catch(() => undefined);
     await stack?.dispose();
     await releaseAll().catch(() => undefined);
@@ -90,7 +97,8 @@ const isProvider = (cmd: string) => /dynamic-provider|pulumi-resource-pulumi-nod
 
 /** The local ports of the SSH connections to director1 that these processes hold. */
 function sshPorts(pids: number[]): number[] {
-    const out = execFileSync("ss", ["-tnpH", "state", "established", "dport", "=", `:${lab().hosts.director1.port}`], { encoding: "utf8" });
+    const out = execFileSync("ss", ["-tnpH", "state", "established", "dport", "=", `:${lab().hosts.director1.port}`],
+        { encoding: "utf8" });
     return out.split("\n").filter((l) => pids.some((p) => l.includes(`pid=${p},`)))
         .map((l) => Number(/:(\d+)\s+\S+:\d+\s/.exec(l)?.[1])).filter((p) => p > 0);
 }
@@ -105,7 +113,11 @@ function stdinHolders(pids: number[]): string {
             let fds: string[] = [];
             try { fds = fs.readdirSync(`/proc/${d}/fd`); } catch { continue; }
             for (const f of fds) {
-                try { if (fs.readlinkSync(`/proc/${d}/fd/${f}`) === pipe) holders.push(`${pid}'s ${pipe}: ${d} fd ${f} ${fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").slice(0, 100)}`); } catch { /* gone */ }
+                try {
+                    if (fs.readlinkSync(`/proc/${d}/fd/${f}`) === pipe)
+                        holders.push(`${pid}'s ${pipe}: ${d} fd ${f} ` +
+                            `${fs.readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").slice(0, 100)}`);
+                } catch { /* gone */ }
             }
         }
     }
@@ -115,22 +127,27 @@ function stdinHolders(pids: number[]): string {
 /** The agents on director1 (pid and the SSH client port of their session, from SSH_CONNECTION). */
 async function agents(): Promise<Array<{ pid: number; port: number }>> {
     const out = await sh("director1", `for p in $(pgrep -f 'agent.js serve'); do ` +
-        `printf '%s %s\\n' "$p" "$(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^SSH_CONNECTION=//p')"; done; true`);
-    return out.trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/)).filter((w) => w.length >= 3).map((w) => ({ pid: Number(w[0]), port: Number(w[2]) }));
+        `printf '%s %s\\n' "$p" "$(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | ` +
+        `sed -n 's/^SSH_CONNECTION=//p')"; done; true`);
+    return out.trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/)).filter((w) => w.length >= 3)
+        .map((w) => ({ pid: Number(w[0]), port: Number(w[2]) }));
 }
 
 /** The pending operations in the stack's state (the file backend saves it as each step begins and ends). */
 function pending(): Array<{ type: string; urn: string }> {
     try {
         const state = JSON.parse(fs.readFileSync(stack.stateFile(), "utf8"));
-        return (state.checkpoint?.latest?.pending_operations ?? []).map((o: { type: string; resource: { urn: string } }) => ({ type: o.type, urn: o.resource.urn }));
+        return (state.checkpoint?.latest?.pending_operations ?? [])
+            .map((o: { type: string; resource: { urn: string } }) => ({ type: o.type, urn: o.resource.urn }));
     } catch { return []; }
 }
 
 /** Starts `pulumi up` as the stack's own commands run, but as a child this test can kill. */
 function startUp(): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backend}`, PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test", PULUMI_LVS_TRACE: traceFile() };
-    const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name], { cwd: stack.dir, env, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backend}`,
+        PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test", PULUMI_LVS_TRACE: traceFile() };
+    const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name],
+        { cwd: stack.dir, env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout!.on("data", (d) => (out += d));
     child.stderr!.on("data", (d) => (out += d));
@@ -141,7 +158,8 @@ function startUp(): { child: ChildProcess; output: () => string; exited: Promise
 /** The `pulumi up` this file started, killed in afterAll if a failure left it (perhaps held still). */
 let started: ChildProcess | undefined;
 
-test("kill -9 of the engine mid-create: the provider exits within seconds, and the agent on director1 with it", async () => {
+test("kill -9 of the engine mid-create: the provider exits within seconds, " +
+    "and the agent on director1 with it", async () => {
     const up = startUp();
     started = up.child;
     // Wait until service creates are in flight (pending in the state), then hold the engine still (SIGSTOP)
@@ -151,7 +169,8 @@ test("kill -9 of the engine mid-create: the provider exits within seconds, and t
         .map((o) => Number(/::web-(\d+)$/.exec(o.urn)?.[1]));
     const deadline = Date.now() + 240_000;
     while (!creating().length) {
-        if (Date.now() > deadline || up.child.exitCode !== null) throw new Error(`no service create was in flight:\n${up.output()}`);
+        if (Date.now() > deadline || up.child.exitCode !== null)
+            throw new Error(`no service create was in flight:\n${up.output()}`);
         await sleep(20);
     }
     let madeBefore: number[] = [];
@@ -176,7 +195,10 @@ test("kill -9 of the engine mid-create: the provider exits within seconds, and t
     const killedAt = Date.now();
     up.child.kill("SIGKILL");
     const code = await up.exited;
-    console.log(`killed the engine (held still) with services ${JSON.stringify(madeBefore)} made on director1 and their creates pending, and ${pending().length} pending operations in all (${pending().map((o) => `${o.type} ${o.urn.split("::").pop()}`).join(", ")}); provider processes ${JSON.stringify([...providers])}; agents ${JSON.stringify(mine)}`);
+    console.log(`killed the engine (held still) with services ${JSON.stringify(madeBefore)} made on director1 ` +
+        `and their creates pending, and ${pending().length} pending operations in all ` +
+        `(${pending().map((o) => `${o.type} ${o.urn.split("::").pop()}`).join(", ")}); ` +
+        `provider processes ${JSON.stringify([...providers])}; agents ${JSON.stringify(mine)}`);
     expect(code).toBe(null);
     expect(providers.size).toBeGreaterThan(0);
 
@@ -191,14 +213,18 @@ test("kill -9 of the engine mid-create: the provider exits within seconds, and t
     const agentsStill = (await agents()).filter((a) => mine.some((m) => m.pid === a.pid)).map((a) => a.pid);
     const gone = stack.trace().find((l) => l.includes("the Pulumi engine is gone"));
     const noticed = gone ? (Date.parse(gone.split(" ")[0]) - killedAt) / 1000 : undefined;
-    console.log(`after the kill: the provider noticed in ${noticed} s (${gone}); provider processes gone in ${providersGone} s, ` +
-        `the agent in ${agentsGone.toFixed(2)} s (the lab's clock is ${offset.toFixed(0)} ms ahead); other processes of the run: ${JSON.stringify([...processes()])}`);
-    if (providersGone === undefined) console.log(`left: ${JSON.stringify(providersLeft)}; their stdin: ${stdinHolders([...providers.keys()])}; trace:\n${stack.trace().join("\n")}`);
+    console.log(`after the kill: the provider noticed in ${noticed} s (${gone}); ` +
+        `provider processes gone in ${providersGone} s, ` +
+        `the agent in ${agentsGone.toFixed(2)} s (the lab's clock is ${offset.toFixed(0)} ms ahead); ` +
+        `other processes of the run: ${JSON.stringify([...processes()])}`);
+    if (providersGone === undefined) console.log(`left: ${JSON.stringify(providersLeft)}; ` +
+        `their stdin: ${stdinHolders([...providers.keys()])}; trace:\n${stack.trace().join("\n")}`);
     // Which of the interrupted creates had reached the kernel (the state does not know they exist).
     const table = await ours();
     const made = pending().map((o) => o.urn.split("::").pop()!).filter((name) => {
         const [, port, address, rsPort] = /^web-(\d+)(?:-([\d.]+)-(\d+))?$/.exec(name) ?? [];
-        return port && table.some((l) => address ? l.startsWith(`-a -t ${vip}:${port} -r ${address}:${rsPort} `) : l.startsWith(`-A -t ${vip}:${port} `));
+        return port && table.some((l) => address ? l.startsWith(`-a -t ${vip}:${port} -r ${address}:${rsPort} `)
+            : l.startsWith(`-A -t ${vip}:${port} `));
     });
     console.log(`pending in the state and made on director1 before the kill: ${JSON.stringify(made)}`);
     leftovers = [...processes().keys()];
@@ -208,17 +234,20 @@ test("kill -9 of the engine mid-create: the provider exits within seconds, and t
     expect(gone).toBeDefined();
 });
 
-test("after the interrupted run: cancel, refresh --clear-pending-creates and up converge to exactly the declared table", async () => {
+test("after the interrupted run: cancel, refresh --clear-pending-creates and up converge " +
+    "to exactly the declared table", async () => {
     // The killed run left its lock and its pending creates in the state.
     const blocked = await stack.run("up", "--yes", "--skip-preview").then(() => "", (e: Error) => e.message);
-    console.log(`up right after the kill: ${blocked.split("\n").filter((l) => /lock|pending|error/i.test(l)).join(" | ")}`);
+    console.log(`up right after the kill: ` +
+        `${blocked.split("\n").filter((l) => /lock|pending|error/i.test(l)).join(" | ")}`);
     expect(blocked).toMatch(/currently locked by 1 lock\(s\).*pulumi cancel/s);
     expect(pending().some((o) => o.type === "creating")).toBe(true);
     await stack.run("cancel", "--yes");
     const refreshed = await stack.run("refresh", "--yes", "--clear-pending-creates");
     expect(pending()).toEqual([]);
     const upOut = await stack.run("up", "--yes", "--skip-preview");
-    console.log(`refresh: ${refreshed.split("\n").filter((l) => /Resources|pending|warning/i.test(l)).join(" | ")}\nup: ${upOut.split("\n").filter((l) => /Resources|created|unchanged|warning/i.test(l)).join(" | ")}`);
+    console.log(`refresh: ${refreshed.split("\n").filter((l) => /Resources|pending|warning/i.test(l)).join(" | ")}\n` +
+        `up: ${upOut.split("\n").filter((l) => /Resources|created|unchanged|warning/i.test(l)).join(" | ")}`);
     expect((await ours())).toEqual(declared);
     expect(await vipOnLan0()).toBe("1");
     expect(await stack.run("up", "--yes", "--expect-no-changes")).toContain(`${2 + ports.length * 7} unchanged`);
@@ -227,7 +256,8 @@ test("after the interrupted run: cancel, refresh --clear-pending-creates and up 
 test("destroy after that leaves nothing on the node, not even what the interrupted creates had made", async () => {
     await stack.run("destroy", "--yes", "--skip-preview");
     const held = await holders();
-    console.log(`after destroy: table ${JSON.stringify(await ours())}, holds left in director1's record ${JSON.stringify(held)}`);
+    console.log(`after destroy: table ${JSON.stringify(await ours())}, ` +
+        `holds left in director1's record ${JSON.stringify(held)}`);
     expect(held).toEqual({});
     expect(await ours()).toEqual([]);
     expect(await vipOnLan0()).toBe("0");

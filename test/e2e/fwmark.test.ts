@@ -13,12 +13,14 @@ const vips = ["10.0.0.241", "10.0.0.242"];
 const ports = [8241, 9241]; // our web servers' ports on the real servers' back addresses
 const backends = ["10.1.0.21", "10.1.0.22", "10.1.0.23"];
 const table = "pulumi_lvs_e2e_fwmark";
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => new RegExp(`^-[Aa] -f ${mark}( |$)`).test(l));
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => new RegExp(`^-[Aa] -f ${mark}( |$)`).test(l));
 const declared = [`-A -f ${mark} -s rr -p 300`, ...backends.map((r) => `-a -f ${mark} -r ${r}:0 -m -w 1`)];
 /** What this example may change on director1: its rules, its VIPs, IPv4 forwarding. */
 const scene = async () => [
     ...(await ours()),
-    ...(await sh("director1", "ip -o addr show dev lan0")).split("\n").filter((l) => vips.some((v) => l.includes(` ${v}/`))),
+    ...(await sh("director1", "ip -o addr show dev lan0")).split("\n")
+        .filter((l) => vips.some((v) => l.includes(` ${v}/`))),
     (await sh("director1", "cat /proc/sys/net/ipv4/ip_forward")).trim(),
 ];
 
@@ -44,7 +46,8 @@ afterAll(async () => {
 });
 
 test("the scene: nftables on director1 marks the VIPs' packets", async () => {
-    expect(await sh("director1", `nft list table ip ${table}`)).toMatch(new RegExp(`ip daddr \\{ ${vips.join(", ")} \\} meta mark set 0x0*${mark}`));
+    expect(await sh("director1", `nft list table ip ${table}`))
+        .toMatch(new RegExp(`ip daddr \\{ ${vips.join(", ")} \\} meta mark set 0x0*${mark}`));
     expect(await ours()).toEqual([]);
 });
 
@@ -54,7 +57,8 @@ test("preview changes nothing on the director", async () => {
     expect(await scene()).toEqual(before);
 });
 
-test("up makes exactly the declared fwmark service; every connection of the client, to either VIP on any port, reaches one real server on the port it asked for", async () => {
+test("up makes exactly the declared fwmark service; every connection of the client, to either VIP on any port, " +
+    "reaches one real server on the port it asked for", async () => {
     await stack!.run("up", "--yes", "--skip-preview");
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect((await sh("director1", "cat /proc/sys/net/ipv4/ip_forward")).trim()).toBe("1");
@@ -73,7 +77,8 @@ test("up makes exactly the declared fwmark service; every connection of the clie
     const rip = `10.1.0.2${rs.slice(2)}`;
     // The kernel's persistence template: the client, the mark (as an address), the real server, port 0.
     const conns = (await sh("director1", "ipvsadm -Lnc")).split("\n").map((l) => l.trim().split(/\s+/));
-    expect(conns).toContainEqual(["IP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String), "10.0.0.100:0", `0.0.0.${mark}:0`, `${rip}:0`]);
+    expect(conns).toContainEqual(["IP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String), "10.0.0.100:0",
+        `0.0.0.${mark}:0`, `${rip}:0`]);
 });
 
 test("a second up changes nothing", async () => {

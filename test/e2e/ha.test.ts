@@ -18,9 +18,11 @@ const declared = [`-A -t ${vip} -s rr`, ...backends.map((r) => `-a -t ${vip} -r 
 const handMade = "-A -t 10.0.0.246:81 -s wrr";
 const client = "10.0.0.100";
 
-const ours = async (h: string) => (await sh(h, "ipvsadm -Sn")).split("\n").filter((l) => l.includes(`-t ${vip} `) || l.endsWith(`-t ${vip}`));
+const ours = async (h: string) => (await sh(h, "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(`-t ${vip} `) || l.endsWith(`-t ${vip}`));
 const daemons = async (h: string) => (await sh(h, "ipvsadm -L --daemon")).split("\n").filter(Boolean).sort();
-/** What the example may change on a director: its rules, the daemons, the VIP, ip_forward; and the hand-made service. */
+/** What the example may change on a director: its rules, the daemons, the VIP, ip_forward; and the hand-made
+ * service. */
 const scene = async () => Object.fromEntries(await Promise.all(directors.map(async (h) => [h, {
     rules: (await ours(h)).sort(),
     handMade: (await sh(h, "ipvsadm -Sn")).includes(handMade),
@@ -33,7 +35,8 @@ const scene = async () => Object.fromEntries(await Promise.all(directors.map(asy
 async function connections(h: string): Promise<Set<string>> {
     const lines = (await sh(h, "ipvsadm -Lnc")).split("\n").map((l) => l.trim().split(/\s+/));
     // pro expire state source virtual destination
-    return new Set(lines.filter((f) => f[0] === "TCP" && f[3]?.startsWith(`${client}:`) && f[4] === vip).map((f) => `${f[3]} -> ${f[5]}`));
+    return new Set(lines.filter((f) => f[0] === "TCP" && f[3]?.startsWith(`${client}:`) && f[4] === vip)
+        .map((f) => `${f[3]} -> ${f[5]}`));
 }
 
 let stack: Stack;
@@ -42,7 +45,8 @@ const stops: Array<() => Promise<void>> = [];
 beforeAll(async () => {
     for (const h of directors)
         expect(await daemons(h), `a sync daemon already runs on ${h}: another test owns it`).toEqual([]);
-    for (const h of directors) await sh(h, `ipvsadm -D -t ${vip} 2>/dev/null; ipvsadm -D -t 10.0.0.246:81 2>/dev/null; ipvsadm ${handMade}`);
+    for (const h of directors)
+        await sh(h, `ipvsadm -D -t ${vip} 2>/dev/null; ipvsadm -D -t 10.0.0.246:81 2>/dev/null; ipvsadm ${handMade}`);
     before = await scene();
     stack = await exampleStack("ha");
     for (const [i, b] of backends.entries()) stops.push(await webServer(`rs${i + 1}`, [b]));
@@ -52,7 +56,8 @@ afterAll(async () => {
     for (const stop of stops) await stop().catch(() => undefined);
     for (const h of directors) {
         const left = await daemons(h).catch(() => []);
-        for (const state of ["master", "backup"]) if (left.some((l) => l.startsWith(`${state} `))) await sh(h, `ipvsadm --stop-daemon ${state}`).catch(() => undefined);
+        for (const state of ["master", "backup"]) if (left.some((l) => l.startsWith(`${state} `)))
+            await sh(h, `ipvsadm --stop-daemon ${state}`).catch(() => undefined);
         await sh(h, `ipvsadm -D -t 10.0.0.246:81 2>/dev/null; true`).catch(() => undefined);
     }
     await closeLab();
@@ -68,8 +73,10 @@ test("preview changes nothing on either director", async () => {
 test("up makes the declared table on both directors and starts the master and the backup sync daemon", async () => {
     await stack.run("up", "--yes", "--skip-preview");
     for (const h of directors) expect((await ours(h)).sort()).toEqual([...declared].sort());
-    expect(await daemons("director1")).toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=46, /)]);
-    expect(await daemons("director2")).toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=46, /)]);
+    expect(await daemons("director1"))
+        .toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=46, /)]);
+    expect(await daemons("director2"))
+        .toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=46, /)]);
     expect(await sh("director1", "ip -o addr show dev lan0")).toContain(" 10.0.0.246/32 ");
     expect(await sh("director2", "ip -o addr show dev lan0")).not.toContain(" 10.0.0.246/");
     expect(JSON.parse(await stack.run("stack", "output", "sync", "--json"))).toEqual([
@@ -78,7 +85,8 @@ test("up makes the declared table on both directors and starts the master and th
     ]);
 });
 
-test("the client's requests are balanced round robin, and their connections reach director2 through the sync daemons", async () => {
+test("the client's requests are balanced round robin, and their connections reach director2 " +
+    "through the sync daemons", async () => {
     const [old1, old2] = [await connections("director1"), await connections("director2")];
     const { counts, failures } = await fetchFromClient(`http://${vip}/`, 12);
     expect(failures).toEqual([]);
@@ -101,8 +109,10 @@ test("a second up changes nothing", async () => {
     expect(out).toContain("11 unchanged");
 });
 
-test("a backup daemon stopped by hand shows in refresh and up restarts it; a master started by hand on director2 is not the stack's", async () => {
-    await sh("director2", "ipvsadm --stop-daemon backup && ipvsadm --start-daemon master --mcast-interface lan0 --syncid 99");
+test("a backup daemon stopped by hand shows in refresh and up restarts it; a master started by hand on director2 " +
+    "is not the stack's", async () => {
+    await sh("director2", "ipvsadm --stop-daemon backup && " +
+        "ipvsadm --start-daemon master --mcast-interface lan0 --syncid 99");
     try {
         const refresh = await stack.run("refresh", "--yes", "--diff");
         expect(refresh).toMatch(/~ sync\s*: \{/);

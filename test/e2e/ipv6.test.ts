@@ -41,7 +41,8 @@ test("preview changes nothing on the director", async () => {
     expect(await scene()).toEqual(before);
 });
 
-test("up makes exactly the declared service, forwards IPv6, and the client's requests are balanced round robin", async () => {
+test("up makes exactly the declared service, forwards IPv6, and the client's requests are balanced " +
+    "round robin", async () => {
     await stack!.run("up", "--yes", "--skip-preview");
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect((await sh("director1", forwarding)).trim()).toBe("1");

@@ -10,10 +10,12 @@ import { exampleStack, Stack } from "../pulumi";
 import { fetchFromClient, webServer } from "../traffic";
 
 const vip = "10.0.0.240:80";
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(` ${vip} `) || l.endsWith(` ${vip}`) || l.includes(`-t ${vip}`));
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(` ${vip} `) || l.endsWith(` ${vip}`) || l.includes(`-t ${vip}`));
 const declared = [
     `-A -t ${vip} -s rr`,
-    ...["10.1.0.21:80", "10.1.0.21:8080", "10.1.0.22:80", "10.1.0.22:8080", "10.1.0.23:80"].map((r) => `-a -t ${vip} -r ${r} -m -w 1`),
+    ...["10.1.0.21:80", "10.1.0.21:8080", "10.1.0.22:80", "10.1.0.22:8080", "10.1.0.23:80"]
+        .map((r) => `-a -t ${vip} -r ${r} -m -w 1`),
 ];
 const handMade = "-A -t 10.0.0.249:80 -s wrr";
 
@@ -21,8 +23,10 @@ let stack: Stack;
 const stops: Array<() => Promise<void>> = [];
 beforeAll(async () => {
     stack = await exampleStack("nat");
-    await sh("director1", `ipvsadm -D -t ${vip} 2>/dev/null; ipvsadm -D -t 10.0.0.249:80 2>/dev/null; ipvsadm ${handMade}`);
-    stops.push(await webServer("rs1", ["10.1.0.21:80", "10.1.0.21:8080"]), await webServer("rs2", ["10.1.0.22:80", "10.1.0.22:8080"]),
+    await sh("director1", `ipvsadm -D -t ${vip} 2>/dev/null; ipvsadm -D -t 10.0.0.249:80 2>/dev/null; ` +
+        `ipvsadm ${handMade}`);
+    stops.push(await webServer("rs1", ["10.1.0.21:80", "10.1.0.21:8080"]),
+        await webServer("rs2", ["10.1.0.22:80", "10.1.0.22:8080"]),
         await webServer("rs3", ["10.1.0.23:80"]));
 });
 afterAll(async () => {
@@ -33,24 +37,28 @@ afterAll(async () => {
 });
 
 test("preview changes nothing on the director", async () => {
-    const scene = async () => [...await ours(), await sh("director1", "ip -o addr show dev lan0 | grep -c 10.0.0.240; true")];
+    const scene = async () => [...await ours(),
+        await sh("director1", "ip -o addr show dev lan0 | grep -c 10.0.0.240; true")];
     const before = await scene();
     const out = await stack.run("preview", "--diff");
     expect(out).toContain("+ 8 to create");
     expect(await scene()).toEqual(before);
 });
 
-test("up makes exactly the declared table over one SSH connection, and the client's requests are balanced round robin", async () => {
+test("up makes exactly the declared table over one SSH connection, and the client's requests are balanced " +
+    "round robin", async () => {
     const before = stack.trace().length;
     await stack.run("up", "--yes", "--skip-preview");
     // One SSH connection for the eight resources on director1 (and the agent uploaded at most once).
-    expect(stack.trace().slice(before).filter((l) => l.includes(" connected to ")).map((l) => l.split(" connected to ")[1]))
+    expect(stack.trace().slice(before).filter((l) => l.includes(" connected to "))
+        .map((l) => l.split(" connected to ")[1]))
         .toEqual(["root@127.0.0.1:22201"]);
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect((await sh("director1", "cat /proc/sys/net/ipv4/ip_forward")).trim()).toBe("1");
     const { counts, failures } = await fetchFromClient(`http://${vip}/`, 20);
     expect(failures).toEqual([]);
-    expect(counts).toEqual({ "rs1 10.1.0.21:80": 4, "rs1 10.1.0.21:8080": 4, "rs2 10.1.0.22:80": 4, "rs2 10.1.0.22:8080": 4, "rs3 10.1.0.23:80": 4 });
+    expect(counts).toEqual({ "rs1 10.1.0.21:80": 4, "rs1 10.1.0.21:8080": 4, "rs2 10.1.0.22:80": 4,
+        "rs2 10.1.0.22:8080": 4, "rs3 10.1.0.23:80": 4 });
 });
 
 test("a second up changes nothing", async () => {
@@ -91,7 +99,8 @@ test("neither the state nor Pulumi's logs hold key material, and the state holds
     const ours = fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`));
     expect(ours.length).toBeGreaterThan(0);
     for (const f of ours) expect(fs.readFileSync(path.join(logs, f), "utf8")).not.toContain(key);
-    const providers = JSON.parse(state).checkpoint.latest.resources.map((r: { inputs?: { __provider?: string } }) => r.inputs?.__provider).filter(Boolean);
+    const providers = JSON.parse(state).checkpoint.latest.resources
+        .map((r: { inputs?: { __provider?: string } }) => r.inputs?.__provider).filter(Boolean);
     expect(providers.length).toBe(7);
     for (const p of providers) {
         expect(p.length).toBeLessThan(4096);

@@ -40,7 +40,8 @@ const natService = (address: string, port: number, hosts: string[]) =>
     [`-A -t ${address}:80 -s rr`, ...hosts.map((h) => `-a -t ${address}:80 -r ${h}:${port} -m -w 1`)];
 const backends = ["10.1.0.21", "10.1.0.22"];
 
-type Stage = { rename?: "old" | "new"; duplicate?: "none" | "same"; conflict?: number; sync?: "cluster" | "plain"; mixed?: boolean };
+type Stage = { rename?: "old" | "new"; duplicate?: "none" | "same"; conflict?: number; sync?: "cluster" | "plain";
+    mixed?: boolean };
 
 const cut = "@@cut@@";
 /** One read of a director (one command: under emulation each costs a second): its rules of our VIPs, its
@@ -76,7 +77,8 @@ async function recorded(h: string): Promise<string[]> {
 }
 
 let main: Stack;
-/** The second stack: first the one whose conflicting declaration is refused (b), then the one that takes everything over (d). */
+/** The second stack: first the one whose conflicting declaration is refused (b), then the one that takes everything
+ * over (d). */
 let second: Stack | undefined;
 const stacks: Stack[] = [];
 const stops: Array<() => Promise<void>> = [];
@@ -90,15 +92,18 @@ async function stackOf(name: string, stage: Stage): Promise<Stack> {
     return s;
 }
 
-/** Removes by hand what a failed run left of ours in the kernel (services, VIPs, our sync id's daemons); what it removed. */
+/** Removes by hand what a failed run left of ours in the kernel (services, VIPs, our sync id's daemons); what it
+ * removed. */
 async function sweep(): Promise<string[]> {
     const removed: string[] = [];
     for (const h of directors) {
         const { rules: left, addresses: held, daemons: running } = await read(h);
         const commands = [
-            ...left.filter((l) => l.startsWith("-A ")).map((l) => [l, `ipvsadm -D ${l.split(" ").slice(1, 3).join(" ")}`]),
+            ...left.filter((l) => l.startsWith("-A "))
+                .map((l) => [l, `ipvsadm -D ${l.split(" ").slice(1, 3).join(" ")}`]),
             ...held.map((a) => [`address ${a}`, `ip addr del ${a} dev lan0`]),
-            ...running.filter((d) => d.includes(`syncid=${syncId},`)).map((d) => [d, `ipvsadm --stop-daemon ${d.split(" ")[0]}`]),
+            ...running.filter((d) => d.includes(`syncid=${syncId},`))
+                .map((d) => [d, `ipvsadm --stop-daemon ${d.split(" ")[0]}`]),
         ];
         for (const [what, command] of commands) {
             await sh(h, command).catch(() => undefined);
@@ -112,7 +117,8 @@ beforeAll(async () => {
     const left = await sweep();
     if (left.length) console.warn(`owners: removed what an earlier run left: ${left.join("; ")}`);
     initial = await scene();
-    for (const h of directors) expect(initial[h].daemons, `a sync daemon runs on ${h}: another test owns it`).toEqual([]);
+    for (const h of directors)
+        expect(initial[h].daemons, `a sync daemon runs on ${h}: another test owns it`).toEqual([]);
     expect(initial.threads, "sync daemon threads run in the lab: another test owns them").toEqual([]);
     for (const [i, b] of backends.entries())
         stops.push(await webServer(`rs${i + 1}`, [8230, 8231, 8232].map((p) => `${b}:${p}`)));
@@ -124,12 +130,14 @@ afterAll(async () => {
     // A stack the test destroyed has nothing left: its files go without another destroy (seconds each).
     for (const s of stacks) {
         if (!emptied.has(s)) await s.dispose();
-        else for (const f of [path.join(dir, `Pulumi.${s.name}.yaml`), s.backend]) fs.rmSync(f, { recursive: true, force: true });
+        else for (const f of [path.join(dir, `Pulumi.${s.name}.yaml`), s.backend])
+            fs.rmSync(f, { recursive: true, force: true });
     }
     const left = await sweep().catch(() => []);
     if (left.length) console.warn(`owners: the stacks' destroy left these, removed by hand: ${left.join("; ")}`);
     for (const h of directors) {
-        const was = initial?.[h].ipForward, now = (await sh(h, "cat /proc/sys/net/ipv4/ip_forward").catch(() => "")).trim();
+        const was = initial?.[h].ipForward,
+            now = (await sh(h, "cat /proc/sys/net/ipv4/ip_forward").catch(() => "")).trim();
         if (was && now && now !== was) {
             await sh(h, `echo ${was} > /proc/sys/net/ipv4/ip_forward`).catch(() => undefined);
             console.warn(`owners: ${h}'s ip_forward was left at ${now}, put back to ${was} by hand`);
@@ -159,19 +167,28 @@ async function underLoad<T>(vips: string[], body: () => Promise<T>) {
 }
 
 function expectServed(address: string, r: LoadResult, t0: number, t1: number) {
-    expect.soft({ failed: r.failures.length, first: r.failures.slice(0, 3) }, `requests to ${address} that failed`).toEqual({ failed: 0, first: [] });
-    expect.soft(r.requests.filter((q) => q.start >= t0 && q.start < t1).length, `requests to ${address} answered that started during the change`).toBeGreaterThan(0);
-    expect.soft(r.requests.filter((q) => q.start >= t1).length, `requests to ${address} answered after the change`).toBeGreaterThan(0);
+    expect.soft({ failed: r.failures.length, first: r.failures.slice(0, 3) }, `requests to ${address} that failed`)
+        .toEqual({ failed: 0, first: [] });
+    expect.soft(r.requests.filter((q) => q.start >= t0 && q.start < t1).length,
+        `requests to ${address} answered that started during the change`).toBeGreaterThan(0);
+    expect.soft(r.requests.filter((q) => q.start >= t1).length, `requests to ${address} answered after the change`)
+        .toBeGreaterThan(0);
 }
 
 const up = (s: Stack) => s.run("up", "--yes", "--skip-preview");
 const emptied = new Set<Stack>();
-const destroy = async (s: Stack) => { const out = await s.run("destroy", "--yes", "--skip-preview"); emptied.add(s); return out; };
-const daemonLine = (state: string) => expect.stringMatching(new RegExp(`^${state} sync daemon \\(mcast=lan0, syncid=${syncId}, `));
+const destroy = async (s: Stack) => {
+    const out = await s.run("destroy", "--yes", "--skip-preview");
+    emptied.add(s);
+    return out;
+};
+const daemonLine = (state: string) =>
+    expect.stringMatching(new RegExp(`^${state} sync daemon \\(mcast=lan0, syncid=${syncId}, `));
 
 // First: the kernel refuses a destination of another family than its service's while a sync daemon runs in
 // the network namespace (EINVAL: the sync protocol has no room for it), and the groups below run them.
-test("e. an IPv6 service with IPv4 real servers forwarded by tun: up makes it, destroy removes it and ends clean", async () => {
+test("e. an IPv6 service with IPv4 real servers forwarded by tun: up makes it, destroy removes it " +
+    "and ends clean", async () => {
     const mixed = await stackOf("mixed", { mixed: true });
     await up(mixed);
     const service = `[${vip.mixed}]:80`;
@@ -188,24 +205,29 @@ test("e. an IPv6 service with IPv4 real servers forwarded by tun: up makes it, d
     expect((await recorded("director1")).filter((r) => r === vip.mixed)).toEqual([]);
 });
 
-test("up makes the services of the rename, duplicate and sync groups, the VIPs and the sync daemons (sync id 30)", async () => {
+test("up makes the services of the rename, duplicate and sync groups, the VIPs and the sync daemons " +
+    "(sync id 30)", async () => {
     await up(main);
     const s = await scene();
     expect(s.director1).toEqual({
-        rules: [...natService(vip.rename, 8230, backends), ...natService(vip.duplicate, 8231, backends), ...natService(vip.sync, 8232, backends)].sort(),
+        rules: [...natService(vip.rename, 8230, backends), ...natService(vip.duplicate, 8231, backends),
+            ...natService(vip.sync, 8232, backends)].sort(),
         daemons: [daemonLine("master")],
         addresses: [`${vip.rename}/32`, `${vip.duplicate}/32`, `${vip.sync}/32`],
         ipForward: "1",
     });
-    expect(s.director2).toEqual({ rules: natService(vip.sync, 8232, backends).sort(), daemons: [daemonLine("backup")], addresses: [], ipForward: "1" });
+    expect(s.director2).toEqual({ rules: natService(vip.sync, 8232, backends).sort(), daemons: [daemonLine("backup")],
+        addresses: [], ipForward: "1" });
     expect(s.threads.map((t) => t.split(" ")[1].slice(0, 7)).sort()).toEqual(["ipvs-b:", "ipvs-m:"]);
-    const served = await Promise.all([vip.rename, vip.duplicate, vip.sync].map((v) => fetchFromClient(`http://${v}/`, 6)));
+    const served = await Promise.all([vip.rename, vip.duplicate, vip.sync]
+        .map((v) => fetchFromClient(`http://${v}/`, 6)));
     expect(served.map((r) => ({ failures: r.failures, servers: Object.keys(r.counts).length }))).toEqual([
         { failures: [], servers: 2 }, { failures: [], servers: 2 }, { failures: [], servers: 2 },
     ]);
 });
 
-test("a. a VirtualService and its RealServers renamed without aliases: +3 created -3 deleted, and nothing changes", async () => {
+test("a. a VirtualService and its RealServers renamed without aliases: +3 created -3 deleted, " +
+    "and nothing changes", async () => {
     const before = await scene();
     await main.config("stage", JSON.stringify({ rename: "new", duplicate: "none", sync: "cluster" }));
     const { value: out, check } = await underLoad([vip.rename], () => up(main));
@@ -215,7 +237,8 @@ test("a. a VirtualService and its RealServers renamed without aliases: +3 create
     check();
 });
 
-test("b. a second RealServer declaring the same real server with the same settings, added then removed: the real server stays", async () => {
+test("b. a second RealServer declaring the same real server with the same settings, added then removed: " +
+    "the real server stays", async () => {
     const before = await scene();
     await main.config("stage", JSON.stringify({ rename: "new", duplicate: "same", sync: "cluster" }));
     const added = await underLoad([vip.duplicate], () => up(main));
@@ -232,12 +255,15 @@ test("b. a second RealServer declaring the same real server with the same settin
     removed.check();
 });
 
-test("b. another stack declaring that real server with another weight is refused, naming the holder it collides with, and changes nothing", async () => {
+test("b. another stack declaring that real server with another weight is refused, naming the holder " +
+    "it collides with, and changes nothing", async () => {
     const before = await scene();
     const holder = resourceOutputs(main, "dup-1")?.holder as string | undefined;
-    // Its director (no VIP) and its service (the same settings as the first stack's) are taken; its real server is refused.
+    // Its director (no VIP) and its service (the same settings as the first stack's) are taken; its real server is
+    // refused.
     second = await stackOf("second", { conflict: 2 });
-    const { value: error, check } = await underLoad([vip.duplicate], () => up(second!).then(() => undefined, (e: Error) => e));
+    const { value: error, check } = await underLoad([vip.duplicate],
+        () => up(second!).then(() => undefined, (e: Error) => e));
     expect(error, "the up of the conflicting stack succeeded").toBeInstanceOf(Error);
     expect.soft(await scene()).toEqual(before);
     check();
@@ -246,7 +272,8 @@ test("b. another stack declaring that real server with another weight is refused
     expect.soft(String(error)).toMatch(/weight/);
 });
 
-test("c. services and sync daemons moved from a Cluster to plain Director / VirtualService / RealServer resources: nothing changes", async () => {
+test("c. services and sync daemons moved from a Cluster to plain Director / VirtualService / RealServer resources: " +
+    "nothing changes", async () => {
     const before = await scene();
     await main.config("stage", JSON.stringify({ rename: "new", duplicate: "none", sync: "plain" }));
     const { value: out, check } = await underLoad([vip.sync], () => up(main));
@@ -257,7 +284,8 @@ test("c. services and sync daemons moved from a Cluster to plain Director / Virt
     check();
 });
 
-test("d. a second stack takes over the same objects; the first is destroyed and everything stays; then the second, and everything is gone", async () => {
+test("d. a second stack takes over the same objects; the first is destroyed and everything stays; then the second, " +
+    "and everything is gone", async () => {
     const before = await scene();
     const stage: Stage = { rename: "new", duplicate: "none", sync: "plain" };
     if (second) await second.config("stage", JSON.stringify(stage));

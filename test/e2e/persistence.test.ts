@@ -12,7 +12,8 @@ import { fetchFromClient, webServer } from "../traffic";
 const https = "10.0.0.243:443", anyPort = "10.0.0.244:0";
 const anyPorts = [8244, 9244]; // the ports the client tries on 10.0.0.244 (our web servers' ports)
 const backends = ["10.1.0.21", "10.1.0.22", "10.1.0.23"];
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(`-t ${https} `) || l.includes(`-t ${anyPort} `));
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(`-t ${https} `) || l.includes(`-t ${anyPort} `));
 const declared = [
     `-A -t ${https} -s rr -p 600 -M 255.255.255.0`,
     ...backends.map((r) => `-a -t ${https} -r ${r}:443 -m -w 1`),
@@ -22,7 +23,8 @@ const declared = [
 /** What this example may change on director1: its rules, its VIPs, IPv4 forwarding. */
 const scene = async () => [
     ...(await ours()),
-    ...(await sh("director1", "ip -o addr show dev lan0")).split("\n").filter((l) => l.includes(" 10.0.0.243/") || l.includes(" 10.0.0.244/")),
+    ...(await sh("director1", "ip -o addr show dev lan0")).split("\n")
+        .filter((l) => l.includes(" 10.0.0.243/") || l.includes(" 10.0.0.244/")),
     (await sh("director1", "cat /proc/sys/net/ipv4/ip_forward")).trim(),
 ];
 /** The kernel's connection table on director1, one array of fields per entry. */
@@ -48,7 +50,8 @@ beforeAll(async () => {
     await sh("director1", `ipvsadm -D -t ${https} 2>/dev/null; ipvsadm -D -t ${anyPort} 2>/dev/null; true`);
     before = await scene();
     stack = await exampleStack("persistence");
-    for (const [i, b] of backends.entries()) stops.push(await webServer(`rs${i + 1}`, [443, ...anyPorts].map((p) => `${b}:${p}`)));
+    for (const [i, b] of backends.entries())
+        stops.push(await webServer(`rs${i + 1}`, [443, ...anyPorts].map((p) => `${b}:${p}`)));
 });
 afterAll(async () => {
     await stack?.dispose();
@@ -71,7 +74,8 @@ test("up makes exactly the declared persistent services", async () => {
 test("443: every connection of the client reaches one real server, remembered for its /24 network", async () => {
     const rip = oneServer([{ port: 443, ...(await fetchFromClient(`http://${https}/`, 12)) }]);
     // The persistence template: client address masked with 255.255.255.0, port 0, to the real server.
-    expect(await connections()).toContainEqual(["TCP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String), "10.0.0.0:0", https, `${rip}:443`]);
+    expect(await connections()).toContainEqual(["TCP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String),
+        "10.0.0.0:0", https, `${rip}:443`]);
     expect(await connections()).not.toContainEqual(expect.arrayContaining(["10.0.0.100:0", https]));
 });
 
@@ -82,7 +86,8 @@ test("port 0: the client's connections on any port reach one real server, each o
     const rip = oneServer(results);
     expect(results.reduce((n, r) => n + Object.values(r.counts).reduce((a, b) => a + b, 0), 0)).toBe(12);
     // The catch-all's template: the client, the VIP and the real server, all on port 0.
-    expect(await connections()).toContainEqual(["TCP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String), "10.0.0.100:0", anyPort, `${rip}:0`]);
+    expect(await connections()).toContainEqual(["TCP", expect.stringMatching(/^\d\d:\d\d$/), expect.any(String),
+        "10.0.0.100:0", anyPort, `${rip}:0`]);
 });
 
 test("a second up and a refresh change nothing", async () => {

@@ -26,20 +26,24 @@ const files = "/var/tmp/pulumi-lvs-staging";
 const arpSysctls = ["all", "lan0"].flatMap((i) => [`net/ipv4/conf/${i}/arp_ignore`, `net/ipv4/conf/${i}/arp_announce`]);
 const directorSysctls = ["net/ipv4/ip_forward", "net/ipv4/vs/drop_entry", "net/ipv4/vs/amemthresh"];
 
-const read = async (h: string, names: string[]) => (await sh(h, names.map((s) => `cat /proc/sys/${s}`).join("; "))).trim().split("\n");
+const read = async (h: string, names: string[]) =>
+    (await sh(h, names.map((s) => `cat /proc/sys/${s}`).join("; "))).trim().split("\n");
 const ours = async (h: string) => (await sh(h, "ipvsadm -Sn")).split("\n")
     .filter((l) => [web, site].some((s) => l.includes(`-t ${s} `) || l.endsWith(`-t ${s}`))).sort();
 const daemons = async (h: string) => (await sh(h, "ipvsadm -L --daemon")).split("\n").filter(Boolean).sort();
-const vips = async (h: string, dev: string) => ((await sh(h, `ip -o addr show dev ${dev}`)).match(/ 10\.0\.0\.25[12]\/\d+ /g) ?? []).map((s) => s.trim());
+const vips = async (h: string, dev: string) =>
+    ((await sh(h, `ip -o addr show dev ${dev}`)).match(/ 10\.0\.0\.25[12]\/\d+ /g) ?? []).map((s) => s.trim());
 /** The web servers' command lines (the lab's hosts share one process table, so each host lists them all). */
-const backends = async (h: string) => (await sh(h, `pgrep -af '^node ${files}/' || true`)).trim().split("\n").filter(Boolean)
-    .map((l) => l.replace(/^\d+ /, "")).sort();
+const backends = async (h: string) => (await sh(h, `pgrep -af '^node ${files}/' || true`)).trim().split("\n")
+    .filter(Boolean).map((l) => l.replace(/^\d+ /, "")).sort();
 /** Everything the stack may change, on every host it touches. */
 const scene = async () => ({
     ...Object.fromEntries(await Promise.all(directors.map(async (h) =>
-        [h, { rules: await ours(h), daemons: await daemons(h), vips: await vips(h, "lan0"), sysctls: await read(h, directorSysctls) }]))),
+        [h, { rules: await ours(h), daemons: await daemons(h), vips: await vips(h, "lan0"),
+            sysctls: await read(h, directorSysctls) }]))),
     ...Object.fromEntries(await Promise.all(realServers.map(async (h) =>
-        [h, { vips: await vips(h, "lo"), sysctls: await read(h, arpSysctls), files: (await sh(h, `ls ${files}/${h}.* 2>/dev/null || true`)).trim() }]))),
+        [h, { vips: await vips(h, "lo"), sysctls: await read(h, arpSysctls),
+            files: (await sh(h, `ls ${files}/${h}.* 2>/dev/null || true`)).trim() }]))),
     backends: await backends("rs1"),
 });
 
@@ -68,7 +72,8 @@ beforeAll(async () => {
     // `npm run demo` deploys this same program (same VIPs, sync id, web servers): its stack goes first,
     // through Pulumi, so that each node's record of what pulumi-lvs applied (which a reboot restores)
     // stays true. Then the services by hand, in case a demo's state was lost.
-    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(root, "scripts", "demo.sh"), "down"], { maxBuffer: 64 << 20 },
+    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(root, "scripts", "demo.sh"), "down"],
+        { maxBuffer: 64 << 20 },
         (err, stdout, stderr) => (err ? reject(new Error(`demo.sh down failed:\n${stdout}\n${stderr}`)) : resolve())));
     for (const h of directors) await sh(h, `ipvsadm -D -t ${web} 2>/dev/null; ipvsadm -D -t ${site} 2>/dev/null; true`);
     before = await scene();
@@ -86,11 +91,14 @@ test("preview changes nothing on any host", async () => {
     expect(await scene()).toEqual(before);
 });
 
-test("up makes the declared tables on both directors, the sync daemons, the VIPs, and starts the web servers", async () => {
+test("up makes the declared tables on both directors, the sync daemons, the VIPs, " +
+    "and starts the web servers", async () => {
     await stack.run("up", "--yes", "--skip-preview");
     for (const h of directors) expect(await ours(h), h).toEqual(declared);
-    expect(await daemons("director1")).toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /)]);
-    expect(await daemons("director2")).toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /)]);
+    expect(await daemons("director1"))
+        .toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /)]);
+    expect(await daemons("director2"))
+        .toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /)]);
     expect(await vips("director1", "lan0")).toEqual(["10.0.0.251/32", "10.0.0.252/32"]);
     expect(await vips("director2", "lan0")).toEqual([]);
     for (const h of directors) {
@@ -103,7 +111,8 @@ test("up makes the declared tables on both directors, the sync daemons, the VIPs
         expect(await vips(h, "lo"), h).toEqual(["10.0.0.252/32"]);
         expect(await read(h, arpSysctls), h).toEqual(["1", "2", "1", "2"]);
     }
-    expect(await backends("rs1")).toEqual(realServers.map((h, i) => `node ${files}/${h}.js ${h} 10.1.0.${n(i)}:8251 10.0.0.252:80`));
+    expect(await backends("rs1"))
+        .toEqual(realServers.map((h, i) => `node ${files}/${h}.js ${h} 10.1.0.${n(i)}:8251 10.0.0.252:80`));
 });
 
 test("the client's requests through both VIPs all succeed and reach every real server", async () => {
@@ -130,7 +139,8 @@ test("a web server killed by hand shows in refresh, and up starts it again", asy
     const pid = (await sh("rs2", `cat ${files}/rs2.pid`)).trim();
     await sh("rs2", `kill ${pid}; for i in $(seq 50); do [ -e /proc/${pid} ] || break; sleep 0.1; done`);
     const refresh = await stack.run("refresh", "--yes", "--diff");
-    expect(refresh).toMatch(new RegExp(`WebServer: \\(delete\\)\\s*\\[id=root@127\\.0\\.0\\.1:${lab().hosts.rs2.port}${files}/rs2\\.js\\]`));
+    expect(refresh).toMatch(new RegExp(`WebServer: \\(delete\\)\\s*\\[id=root@127\\.0\\.0\\.1:` +
+        `${lab().hosts.rs2.port}${files}/rs2\\.js\\]`));
     expect(refresh).toContain("1 deleted");
     await expect(stack.run("preview", "--expect-no-changes")).rejects.toThrow(/no changes were expected/);
     const up = await stack.run("up", "--yes", "--skip-preview");
@@ -145,8 +155,10 @@ test("neither the state nor Pulumi's logs hold key material, and the state holds
     const key = fs.readFileSync(lab().privateKeyPath, "utf8").split("\n")[1];
     expect(state).not.toContain(key);
     const logs = path.join(process.env.PULUMI_HOME!, "logs");
-    for (const f of fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`))) expect(fs.readFileSync(path.join(logs, f), "utf8")).not.toContain(key);
-    const resources = JSON.parse(state).checkpoint.latest.resources as Array<{ type: string; inputs?: { __provider?: string } }>;
+    for (const f of fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`)))
+        expect(fs.readFileSync(path.join(logs, f), "utf8")).not.toContain(key);
+    const resources = JSON.parse(state).checkpoint.latest.resources as Array<{ type: string;
+        inputs?: { __provider?: string } }>;
     const servers = resources.filter((r) => r.type.endsWith(":WebServer"));
     expect(servers).toHaveLength(3);
     for (const r of servers) {

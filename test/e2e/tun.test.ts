@@ -17,14 +17,17 @@ const allRp = conf("all", "rp_filter");
 const tunlRp = conf("tunl0", "rp_filter");
 const defaultRp = conf("default", "rp_filter");
 
-const read = async (host: string, names: string[]) => (await sh(host, names.map((n) => `cat /proc/sys/${n}`).join("; "))).trim().split("\n");
+const read = async (host: string, names: string[]) =>
+    (await sh(host, names.map((n) => `cat /proc/sys/${n}`).join("; "))).trim().split("\n");
 const ipipLoaded = async (host: string) => (await sh(host, "grep -c '^ipip ' /proc/modules; true")).trim() === "1";
 // Not `ip link show tunl0`: asking for a device by a name that is missing makes the kernel load the module
 // of that name's alias (netdev-tunl0 is ipip), which would load ipip before up does.
-const hasTunl0 = async (host: string) => (await sh(host, "[ -d /proc/sys/net/ipv4/conf/tunl0 ] && echo yes || echo no")).trim() === "yes";
+const hasTunl0 = async (host: string) =>
+    (await sh(host, "[ -d /proc/sys/net/ipv4/conf/tunl0 ] && echo yes || echo no")).trim() === "yes";
 /** tunl0's addresses ("inet 10.0.0.248/32"), or null when there is no tunl0. */
 const tunl0 = async (host: string) => (await hasTunl0(host))
-    ? (await sh(host, "ip -o addr show dev tunl0")).trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/).slice(2, 4).join(" "))
+    ? (await sh(host, "ip -o addr show dev tunl0")).trim().split("\n").filter(Boolean)
+        .map((l) => l.split(/\s+/).slice(2, 4).join(" "))
     : null;
 const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(`-t ${service}`));
 /** A real server's side: the arp sysctls, rp_filter on all and on tunl0 (null without tunl0), tunl0's addresses. */
@@ -38,7 +41,8 @@ const scene = async () => ({
     director1: (await sh("director1", "ip -o addr show dev lan0")).includes(` ${vip}/`),
     ...Object.fromEntries(await Promise.all(realServers.map(async (h) => [h, await realServerScene(h)]))),
 });
-const declared = [`-A -t ${service} -s rr`, ...["10.0.0.21", "10.0.0.22", "10.0.0.23"].map((a) => `-a -t ${service} -r ${a}:80 -i -w 1 --tun-type ipip`)];
+const declared = [`-A -t ${service} -s rr`,
+    ...["10.0.0.21", "10.0.0.22", "10.0.0.23"].map((a) => `-a -t ${service} -r ${a}:80 -i -w 1 --tun-type ipip`)];
 
 let stack: Stack;
 let before: Awaited<ReturnType<typeof scene>>;
@@ -60,8 +64,10 @@ beforeAll(async () => {
     const held = (await Promise.all(hosts.map(async (h) => (await tunl0(h))?.length ?? 0))).some((n) => n > 0);
     if (!held && await ipipLoaded("rs1")) await sh("rs1", "/lab/bin/busybox rmmod ipip 2>&1; true");
     unloaded = !(await ipipLoaded("rs1"));
-    if (!unloaded) console.warn(`ipip stays loaded (${held ? "a tunl0 holds an address" : "the module is in use"}): this run does not show that up loads it`);
-    if (unloaded) for (const h of realServers) expect(await hasTunl0(h), `tunl0 on ${h} after ipip was unloaded`).toBe(false);
+    if (!unloaded) console.warn(`ipip stays loaded (${held ? "a tunl0 holds an address" : "the module is in use"}): ` +
+        `this run does not show that up loads it`);
+    if (unloaded) for (const h of realServers)
+        expect(await hasTunl0(h), `tunl0 on ${h} after ipip was unloaded`).toBe(false);
     // Values that are neither the kernel's default nor the declared ones, so destroy must restore what it found:
     // rp_filter 2 (loose) on rs1's all, and 1 on its tunl0 (through conf/default when up is to create tunl0).
     for (const n of [allRp, defaultRp, ...(unloaded ? [] : [tunlRp])]) rs1Saved[n] = (await read("rs1", [n]))[0];
@@ -75,7 +81,8 @@ afterAll(async () => {
     if (rs1Saved[allRp] !== undefined) {
         // A tunl0 that up created takes the value conf/default had before the test, as if it had been born then.
         const tunl0Was = rs1Saved[tunlRp] ?? rs1Saved[defaultRp];
-        await sh("rs1", `echo ${rs1Saved[allRp]} > /proc/sys/${allRp}; echo ${rs1Saved[defaultRp]} > /proc/sys/${defaultRp}; ` +
+        await sh("rs1", `echo ${rs1Saved[allRp]} > /proc/sys/${allRp}; ` +
+            `echo ${rs1Saved[defaultRp]} > /proc/sys/${defaultRp}; ` +
             `[ -e /proc/sys/${tunlRp} ] && echo ${tunl0Was} > /proc/sys/${tunlRp}; true`);
     }
     await closeLab();
@@ -89,7 +96,8 @@ test("preview changes nothing on any host (and loads no module)", async () => {
     if (unloaded) expect(await ipipLoaded("rs1")).toBe(false);
 });
 
-test("up makes the declared table and, on each real server, ipip loaded, the VIP on tunl0, rp_filter off and ARP silenced", async () => {
+test("up makes the declared table and, on each real server, ipip loaded, the VIP on tunl0, rp_filter off " +
+    "and ARP silenced", async () => {
     await stack.run("up", "--yes", "--skip-preview");
     expect((await ours()).sort()).toEqual([...declared].sort());
     expect(await sh("director1", "ip -o addr show dev lan0")).toContain(` ${vip}/32 `);
@@ -122,7 +130,8 @@ test("a second up changes nothing", async () => {
     expect(out).toContain("9 unchanged");
 });
 
-test("destroy puts every sysctl back as it was and removes the VIPs (tunl0 stays: the module is not unloaded)", async () => {
+test("destroy puts every sysctl back as it was and removes the VIPs " +
+    "(tunl0 stays: the module is not unloaded)", async () => {
     for (const stop of stops.splice(0)) await stop();
     await stack.run("destroy", "--yes", "--skip-preview");
     expect(await ours()).toEqual([]);

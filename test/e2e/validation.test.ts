@@ -18,7 +18,8 @@ afterAll(async () => {
     await closeLab();
 });
 
-/** Previews with `patch`; what Pulumi printed, whether it succeeded, and how many SSH connections the provider opened meanwhile. */
+/** Previews with `patch`; what Pulumi printed, whether it succeeded, and how many SSH connections the provider
+ * opened meanwhile. */
 async function preview(patch: object): Promise<{ ok: boolean; out: string; connections: string[] }> {
     const before = stack.trace().length;
     let ok = true, out: string;
@@ -31,7 +32,8 @@ async function preview(patch: object): Promise<{ ok: boolean; out: string; conne
     return { ok, out, connections: stack.trace().slice(before).filter((l) => l.includes(" connected to ")) };
 }
 
-/** The check failures Pulumi printed: "<type> resource '<name>': property <path> value {...} has a problem: <reason>". */
+/** The check failures Pulumi printed:
+ * "<type> resource '<name>': property <path> value {...} has a problem: <reason>". */
 function failures(out: string): Array<{ resource: string; property: string; reason: string }> {
     return [...out.matchAll(/resource '([^']+)': property (\S+) value \{.*?\} has a problem: (.*)$/gm)]
         .map(([, resource, property, reason]) => ({ resource, property, reason }));
@@ -65,14 +67,17 @@ const cases: Case[] = [
         resource: "rs1", property: "arpIgnore", reason: allowed("arpInterface") },
     { name: "an unknown property on a DosProtection (synCookies)", patch: { dos: { synCookies: true } },
         resource: "dos", property: "synCookies", reason: allowed("secureTcp") },
-    { name: "an unknown property on a connection (perDialTimeout, as @pulumi/command has it)", patch: { connection: { perDialTimeout: 30 } },
+    { name: "an unknown property on a connection (perDialTimeout, as @pulumi/command has it)",
+        patch: { connection: { perDialTimeout: 30 } },
         resource: "director1", property: "connection.perDialTimeout", reason: allowed("dialTimeout") },
     { name: "a hostKey that is neither an OpenSSH public key nor a SHA256 fingerprint (an MD5 one)",
         patch: { connection: { hostKey: "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48" } },
         resource: "director1", property: "connection.hostKey", reason: /MD5:16:27:ac:a5/ },
-    { name: "a Director address with prefixLength 0", patch: { director: { addresses: [{ address: "10.0.0.235", interface: "lan0", prefixLength: 0 }] } },
+    { name: "a Director address with prefixLength 0",
+        patch: { director: { addresses: [{ address: "10.0.0.235", interface: "lan0", prefixLength: 0 }] } },
         resource: "director1", property: "addresses[0].prefixLength", reason: /(^|[^\w.])0\b/ },
-    { name: "a Director IPv4 address with prefixLength 33", patch: { director: { addresses: [{ address: "10.0.0.235", interface: "lan0", prefixLength: 33 }] } },
+    { name: "a Director IPv4 address with prefixLength 33",
+        patch: { director: { addresses: [{ address: "10.0.0.235", interface: "lan0", prefixLength: 33 }] } },
         resource: "director1", property: "addresses[0].prefixLength", reason: /\b33\b/ },
     { name: "a negative dialTimeout", patch: { connection: { dialTimeout: -1 } },
         resource: "director1", property: "connection.dialTimeout", reason: /(^|[^\w])-1\b/ },
@@ -93,13 +98,15 @@ for (const c of cases) test(`refused at preview without an SSH connection: ${c.n
  * the plan, which lists every resource it got to), so a name found here is one an error gives. */
 function errorText(out: string): string {
     const lines = out.split("\n"), kept: string[] = [];
-    for (let i = 0; i < lines.length; i++) if (/^\s*error:/.test(lines[i])) for (; i < lines.length && lines[i].trim(); i++) kept.push(lines[i]);
+    for (let i = 0; i < lines.length; i++) if (/^\s*error:/.test(lines[i]))
+        for (; i < lines.length && lines[i].trim(); i++) kept.push(lines[i]);
     return kept.join("\n");
 }
 
 // The provider's check is told no resource's name: Pulumi names the one checked second, and the message
 // names the object, the node and both values.
-test("refused at preview without an SSH connection: two RealServers of one program declaring one real server with other weights", async () => {
+test("refused at preview without an SSH connection: two RealServers of one program declaring one real server " +
+    "with other weights", async () => {
     const { ok, out, connections } = await preview({ duplicate: "realServer" });
     expect(ok, `the preview succeeded:\n${out}`).toBe(false);
     const errors = errorText(out);
@@ -110,12 +117,14 @@ test("refused at preview without an SSH connection: two RealServers of one progr
     expect(connections).toEqual([]);
 });
 
-test("refused at preview without an SSH connection: two VirtualServices of one program declaring one service with other schedulers", async () => {
+test("refused at preview without an SSH connection: two VirtualServices of one program declaring one service " +
+    "with other schedulers", async () => {
     const { ok, out, connections } = await preview({ duplicate: "service" });
     expect(ok, `the preview succeeded:\n${out}`).toBe(false);
     const errors = errorText(out);
     expect(errors).toMatch(/first-vs|second-vs/);
-    expect(errors).toMatch(/another resource of this program declares service tcp\/10\.0\.0\.235:80 on root@127\.0\.0\.1:\d+ too/);
+    expect(errors).toMatch(
+        /another resource of this program declares service tcp\/10\.0\.0\.235:80 on root@127\.0\.0\.1:\d+ too/);
     expect(errors).toMatch(/scheduler/);
     expect(errors).toMatch(/\blblcr\b/);
     expect(connections).toEqual([]);

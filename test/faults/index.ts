@@ -15,7 +15,9 @@ const director = new lvs.Director("director1", {
 });
 
 export const realServers = ports.flatMap((port) => {
-    const service = new lvs.VirtualService(`web-${port}`, { director, protocol: "tcp", address: "10.0.0.236", port, scheduler: "rr" });
+    const service = new lvs.VirtualService(`web-${port}`,
+        { director, protocol: "tcp", address: "10.0.0.236", port, scheduler: "rr" });
     return ["10.1.0.21", "10.1.0.22", "10.1.0.23"].flatMap((address) => [8236, 8237].map((rsPort) =>
-        new lvs.RealServer(`web-${port}-${address}-${rsPort}`, { service, address, port: rsPort, forwarding: "nat" }).id));
+        new lvs.RealServer(`web-${port}-${address}-${rsPort}`,
+            { service, address, port: rsPort, forwarding: "nat" }).id));
 });

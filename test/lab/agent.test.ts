@@ -14,7 +14,9 @@ let agent: AgentSession;
 beforeAll(async () => {
     agent = await agentFor(labConnection(host));
     // What an interrupted earlier run may have left in this file's own range.
-    await sh(host, `ipvsadm -Sn | awk '$1 == "-A" && ($3 ~ /^(10\\.2\\.|\\[fd02:)/ || ($2 == "-f" && $3 >= 2100 && $3 < 2200)) { print "-D", $2, $3, ($4 == "-6" ? "-6" : "") }' | while read -r a; do ipvsadm $a; done`);
+    await sh(host, `ipvsadm -Sn | awk '$1 == "-A" && ($3 ~ /^(10\\.2\\.|\\[fd02:)/ || ` +
+        `($2 == "-f" && $3 >= 2100 && $3 < 2200)) { print "-D", $2, $3, ($4 == "-6" ? "-6" : "") }' | ` +
+        `while read -r a; do ipvsadm $a; done`);
 });
 afterAll(async () => { await closeAgents(); await closeLab(); });
 
@@ -34,53 +36,73 @@ const tcp = (address: string, port: number) => ({ protocol: "tcp", address, port
 const cases: Array<{ name: string; vip: string; changes: unknown[]; ipvsadm: string[] }> = [
     { name: "tcp rr, nat with port mapping", vip: "10.2.0.1:80", changes: [
         { service: { ...tcp("10.2.0.1", 80), scheduler: "rr" } },
-        { service: tcp("10.2.0.1", 80), realServer: { address: "10.1.0.21", port: 8080, forwarding: "nat", weight: 3 } },
+        { service: tcp("10.2.0.1", 80),
+            realServer: { address: "10.1.0.21", port: 8080, forwarding: "nat", weight: 3 } },
         { service: tcp("10.2.0.1", 80), realServer: { address: "10.1.0.22", port: 8081, forwarding: "nat" } }],
-      ipvsadm: ["-A -t 10.2.0.1:80 -s rr", "-a -t 10.2.0.1:80 -r 10.1.0.21:8080 -m -w 3", "-a -t 10.2.0.1:80 -r 10.1.0.22:8081 -m"] },
+      ipvsadm: ["-A -t 10.2.0.1:80 -s rr", "-a -t 10.2.0.1:80 -r 10.1.0.21:8080 -m -w 3",
+          "-a -t 10.2.0.1:80 -r 10.1.0.22:8081 -m"] },
     { name: "udp wrr, dr, weight 0", vip: "10.2.0.2:53", changes: [
         { service: { protocol: "udp", address: "10.2.0.2", port: 53, scheduler: "wrr" } },
-        { service: { protocol: "udp", address: "10.2.0.2", port: 53 }, realServer: { address: "10.0.0.21", weight: 0 } }],
+        { service: { protocol: "udp", address: "10.2.0.2", port: 53 },
+            realServer: { address: "10.0.0.21", weight: 0 } }],
       ipvsadm: ["-A -u 10.2.0.2:53 -s wrr", "-a -u 10.2.0.2:53 -r 10.0.0.21 -g -w 0"] },
-    { name: "sctp lc", vip: "10.2.0.3:3868", changes: [{ service: { protocol: "sctp", address: "10.2.0.3", port: 3868, scheduler: "lc" } }],
+    { name: "sctp lc", vip: "10.2.0.3:3868",
+      changes: [{ service: { protocol: "sctp", address: "10.2.0.3", port: 3868, scheduler: "lc" } }],
       ipvsadm: ["-A --sctp-service 10.2.0.3:3868 -s lc"] },
-    { name: "default scheduler wlc", vip: "10.2.0.4:80", changes: [{ service: tcp("10.2.0.4", 80) }], ipvsadm: ["-A -t 10.2.0.4:80"] },
-    { name: "persistent with netmask", vip: "10.2.0.5:443", changes: [{ service: { ...tcp("10.2.0.5", 443), persistence: { timeout: 600, netmask: "255.255.255.0" } } }],
+    { name: "default scheduler wlc", vip: "10.2.0.4:80", changes: [{ service: tcp("10.2.0.4", 80) }],
+      ipvsadm: ["-A -t 10.2.0.4:80"] },
+    { name: "persistent with netmask", vip: "10.2.0.5:443",
+      changes: [{ service: { ...tcp("10.2.0.5", 443), persistence: { timeout: 600, netmask: "255.255.255.0" } } }],
       ipvsadm: ["-A -t 10.2.0.5:443 -p 600 -M 255.255.255.0"] },
-    { name: "port-0 catch-all, default persistence", vip: "10.2.0.6:0", changes: [{ service: { ...tcp("10.2.0.6", 0), persistence: {} } }],
+    { name: "port-0 catch-all, default persistence", vip: "10.2.0.6:0",
+      changes: [{ service: { ...tcp("10.2.0.6", 0), persistence: {} } }],
       ipvsadm: ["-A -t 10.2.0.6:0 -p"] },
-    { name: "sip persistence engine", vip: "10.2.0.7:5060", changes: [{ service: { protocol: "udp", address: "10.2.0.7", port: 5060, persistence: { timeout: 60, engine: "sip" } } }],
+    { name: "sip persistence engine", vip: "10.2.0.7:5060",
+      changes: [{ service: { protocol: "udp", address: "10.2.0.7", port: 5060,
+          persistence: { timeout: 60, engine: "sip" } } }],
       ipvsadm: ["-A -u 10.2.0.7:5060 -p 60 --pe sip"] },
-    { name: "one-packet udp", vip: "10.2.0.8:514", changes: [{ service: { protocol: "udp", address: "10.2.0.8", port: 514, onePacket: true } }],
+    { name: "one-packet udp", vip: "10.2.0.8:514",
+      changes: [{ service: { protocol: "udp", address: "10.2.0.8", port: 514, onePacket: true } }],
       ipvsadm: ["-A -u 10.2.0.8:514 -o"] },
-    { name: "sh with both flags", vip: "10.2.0.9:80", changes: [{ service: { ...tcp("10.2.0.9", 80), scheduler: "sh", schedulerFlags: ["sh-fallback", "sh-port"] } }],
+    { name: "sh with both flags", vip: "10.2.0.9:80",
+      changes: [{ service: { ...tcp("10.2.0.9", 80), scheduler: "sh", schedulerFlags: ["sh-fallback", "sh-port"] } }],
       ipvsadm: ["-A -t 10.2.0.9:80 -s sh -b sh-fallback,sh-port"] },
-    { name: "mh with mh-port", vip: "10.2.0.10:80", changes: [{ service: { ...tcp("10.2.0.10", 80), scheduler: "mh", schedulerFlags: ["mh-port"] } }],
+    { name: "mh with mh-port", vip: "10.2.0.10:80",
+      changes: [{ service: { ...tcp("10.2.0.10", 80), scheduler: "mh", schedulerFlags: ["mh-port"] } }],
       ipvsadm: ["-A -t 10.2.0.10:80 -s mh -b mh-port"] },
     { name: "tunnels: ipip, gue with port and csum, gre with csum", vip: "10.2.0.11:80", changes: [
         { service: tcp("10.2.0.11", 80) },
         { service: tcp("10.2.0.11", 80), realServer: { address: "10.0.0.21", forwarding: "tun" } },
-        { service: tcp("10.2.0.11", 80), realServer: { address: "10.0.0.22", forwarding: "tun", tunnel: { type: "gue", port: 6080, checksum: "csum" } } },
-        { service: tcp("10.2.0.11", 80), realServer: { address: "10.0.0.23", forwarding: "tun", tunnel: { type: "gre", checksum: "csum" } } }],
-      ipvsadm: ["-A -t 10.2.0.11:80", "-a -t 10.2.0.11:80 -r 10.0.0.21 -i", "-a -t 10.2.0.11:80 -r 10.0.0.22 -i --tun-type gue --tun-port 6080 --tun-csum",
+        { service: tcp("10.2.0.11", 80), realServer: { address: "10.0.0.22", forwarding: "tun",
+            tunnel: { type: "gue", port: 6080, checksum: "csum" } } },
+        { service: tcp("10.2.0.11", 80), realServer: { address: "10.0.0.23", forwarding: "tun",
+            tunnel: { type: "gre", checksum: "csum" } } }],
+      ipvsadm: ["-A -t 10.2.0.11:80", "-a -t 10.2.0.11:80 -r 10.0.0.21 -i",
+          "-a -t 10.2.0.11:80 -r 10.0.0.22 -i --tun-type gue --tun-port 6080 --tun-csum",
           "-a -t 10.2.0.11:80 -r 10.0.0.23 -i --tun-type gre --tun-csum"] },
     { name: "gue with remote checksum offload", vip: "10.2.0.12:80", changes: [
         { service: tcp("10.2.0.12", 80) },
-        { service: tcp("10.2.0.12", 80), realServer: { address: "10.0.0.21", forwarding: "tun", tunnel: { type: "gue", port: 5555, checksum: "remcsum" } } }],
-      ipvsadm: ["-A -t 10.2.0.12:80", "-a -t 10.2.0.12:80 -r 10.0.0.21 -i --tun-type gue --tun-port 5555 --tun-remcsum"] },
+        { service: tcp("10.2.0.12", 80), realServer: { address: "10.0.0.21", forwarding: "tun",
+            tunnel: { type: "gue", port: 5555, checksum: "remcsum" } } }],
+      ipvsadm: ["-A -t 10.2.0.12:80",
+          "-a -t 10.2.0.12:80 -r 10.0.0.21 -i --tun-type gue --tun-port 5555 --tun-remcsum"] },
     { name: "fwmark inet", vip: "-f 2101", changes: [
         { service: { fwmark: 2101, scheduler: "rr" } },
         { service: { fwmark: 2101 }, realServer: { address: "10.1.0.21", forwarding: "nat" } }],
       ipvsadm: ["-A -f 2101 -s rr", "-a -f 2101 -r 10.1.0.21:0 -m"] },
-    { name: "fwmark inet6", vip: "-f 2102", changes: [{ service: { fwmark: 2102, family: "inet6", persistence: { netmask: 64 } } }],
+    { name: "fwmark inet6", vip: "-f 2102",
+      changes: [{ service: { fwmark: 2102, family: "inet6", persistence: { netmask: 64 } } }],
       ipvsadm: ["-A -f 2102 -6 -p -M 64"] },
     { name: "IPv6 service, tunnel to an IPv4 real server", vip: "[fd02::1]:80", changes: [
         { service: { ...tcp("fd02::1", 80), scheduler: "sed" } },
         { service: tcp("fd02::1", 80), realServer: { address: "fd00::21" } },
         { service: tcp("fd02::1", 80), realServer: { address: "10.0.0.22", forwarding: "tun" } }],
-      ipvsadm: ["-A -t [fd02::1]:80 -s sed", "-a -t [fd02::1]:80 -r [fd00::21]:80 -g", "-a -t [fd02::1]:80 -r 10.0.0.22:80 -i"] },
+      ipvsadm: ["-A -t [fd02::1]:80 -s sed", "-a -t [fd02::1]:80 -r [fd00::21]:80 -g",
+          "-a -t [fd02::1]:80 -r 10.0.0.22:80 -i"] },
     ...["lblc", "lblcr", "dh", "nq", "fo", "ovf"].map((s, i) => ({
         name: `scheduler ${s}`, vip: `10.2.1.${i + 1}:80`,
-        changes: [{ service: { ...tcp(`10.2.1.${i + 1}`, 80), scheduler: s } }], ipvsadm: [`-A -t 10.2.1.${i + 1}:80 -s ${s}`] })),
+        changes: [{ service: { ...tcp(`10.2.1.${i + 1}`, 80), scheduler: s } }],
+        ipvsadm: [`-A -t 10.2.1.${i + 1}:80 -s ${s}`] })),
 ];
 
 const mine = (vips: string[]) => (table: string) => table.split("\n")
@@ -89,7 +111,8 @@ const mine = (vips: string[]) => (table: string) => table.split("\n")
 describe("the agent configures what ipvsadm would", () => {
     test("every case reads back (ipvsadm -Sn) exactly as ipvsadm's own configuration", async () => {
         // ipvsadm's service argument for each case (with its protocol flag), to match lines and delete.
-        const flags = cases.map((c) => c.ipvsadm[0].split(" ").slice(1, 3).join(" ") + (c.ipvsadm[0].includes(" -6") ? " -6" : ""));
+        const flags = cases.map((c) => c.ipvsadm[0].split(" ").slice(1, 3).join(" ") +
+            (c.ipvsadm[0].includes(" -6") ? " -6" : ""));
         const filter = mine(flags.map((f) => f.split(" ")[1]));
         // (A fwmark's lines are matched by the mark; "-6" belongs to the delete command only.)
         const deleteAll = flags.map((f) => `ipvsadm -D ${f}`).join("; ");
@@ -98,7 +121,8 @@ describe("the agent configures what ipvsadm would", () => {
         const report = await apply(cases.flatMap((c) => c.changes));
         expect(report.changed).toBe(true);
         const byAgent = filter(await sh(host, "ipvsadm -Sn"));
-        await apply(cases.map((c) => c.changes[0]).map((ch) => ({ deleteService: pick((ch as { service: Record<string, unknown> }).service) })));
+        await apply(cases.map((c) => c.changes[0])
+            .map((ch) => ({ deleteService: pick((ch as { service: Record<string, unknown> }).service) })));
         expect(filter(await sh(host, "ipvsadm -Sn"))).toEqual([]);
 
         await sh(host, cases.flatMap((c) => c.ipvsadm).map((a) => `ipvsadm ${a}`).join(" && "));
@@ -111,7 +135,8 @@ describe("the agent configures what ipvsadm would", () => {
 
     test("thresholds read back as ipvsadm -x / -y set them", async () => {
         const s = tcp("10.2.0.20", 80);
-        await apply([{ service: s }, { service: s, realServer: { address: "10.0.0.21", upperThreshold: 100, lowerThreshold: 50, weight: 4 } }]);
+        await apply([{ service: s },
+            { service: s, realServer: { address: "10.0.0.21", upperThreshold: 100, lowerThreshold: 50, weight: 4 } }]);
         const byAgent = (await sh(host, "ipvsadm -Ln --thresholds -t 10.2.0.20:80")).split("\n").slice(3).join("\n");
         await apply([{ deleteService: s }]);
         await sh(host, "ipvsadm -A -t 10.2.0.20:80 && ipvsadm -a -t 10.2.0.20:80 -r 10.0.0.21 -x 100 -y 50 -w 4");
@@ -135,13 +160,15 @@ describe("reconciling", () => {
 
     test("a second identical request changes nothing, and says so", async () => {
         const first = await apply([{ service: { ...s, scheduler: "rr" } }, { service: s, realServer: rs }]);
-        expect(first.actions).toEqual(["added service tcp/10.2.0.30:80", "added real server 10.0.0.21:80 of tcp/10.2.0.30:80"]);
+        expect(first.actions)
+            .toEqual(["added service tcp/10.2.0.30:80", "added real server 10.0.0.21:80 of tcp/10.2.0.30:80"]);
         const second = await apply([{ service: { ...s, scheduler: "rr" } }, { service: s, realServer: rs }]);
         expect(second).toEqual({ changed: false, actions: [] });
     });
 
     test("a different existing object is a conflict unless adopted, then converged in place", async () => {
-        await expect(apply([{ service: s, realServer: { ...rs, weight: 5 } }])).rejects.toThrow(/already exists with other settings \(weight 2 -> 5\).*adopt/);
+        await expect(apply([{ service: s, realServer: { ...rs, weight: 5 } }]))
+            .rejects.toThrow(/already exists with other settings \(weight 2 -> 5\).*adopt/);
         const r = await apply([{ service: s, realServer: { ...rs, weight: 5 }, adopt: true }]);
         expect(r.actions).toEqual(["updated real server 10.0.0.21:80 of tcp/10.2.0.30:80: weight 2 -> 5"]);
         expect(await sh(host, "ipvsadm -Sn")).toContain("-a -t 10.2.0.30:80 -r 10.0.0.21:80 -g -w 5");
@@ -149,7 +176,8 @@ describe("reconciling", () => {
 
     test("drift made by hand is seen in state and repaired by the next adopt", async () => {
         await sh(host, "ipvsadm -e -t 10.2.0.30:80 -r 10.0.0.21 -g -w 9");
-        const st = await agent.request<{ services: Array<{ realServers: Array<{ weight: number }> }> }>("state", { services: [s] });
+        const st = await agent.request<{ services: Array<{ realServers: Array<{ weight: number }> }> }>("state",
+            { services: [s] });
         expect(st.services[0].realServers[0].weight).toBe(9);
         const r = await apply([{ service: s, realServer: { ...rs, weight: 5 }, adopt: true }]);
         expect(r.actions).toEqual(["updated real server 10.0.0.21:80 of tcp/10.2.0.30:80: weight 9 -> 5"]);
@@ -177,7 +205,8 @@ describe("reconciling", () => {
     });
 
     test("deleting what is not there succeeds and changes nothing", async () => {
-        expect(await apply([{ deleteService: tcp("10.2.0.34", 80) }, { service: tcp("10.2.0.34", 80), deleteRealServer: { address: "10.0.0.21" } }]))
+        expect(await apply([{ deleteService: tcp("10.2.0.34", 80) },
+            { service: tcp("10.2.0.34", 80), deleteRealServer: { address: "10.0.0.21" } }]))
             .toEqual({ changed: false, actions: [] });
     });
 });
@@ -187,15 +216,22 @@ describe("bad requests are refused before anything is touched, naming field, val
         ["an unknown operation", { op: "flush" }, /unknown operation "flush": the agent accepts/],
         ["a bad address", { changes: [{ service: { protocol: "tcp", address: "10.2.0.300", port: 80 } }] },
             /changes\[0\]\.service\.address: address: "10\.2\.0\.300" is not an IPv4 or IPv6 address/],
-        ["port 0 without persistence", { changes: [{ service: tcp("10.2.0.40", 0) }] }, /port 0 \(any port\) is only allowed for a persistent service/],
-        ["a scheduler flag of another scheduler", { changes: [{ service: { ...tcp("10.2.0.40", 80), scheduler: "rr", schedulerFlags: ["sh-port"] } }] },
+        ["port 0 without persistence", { changes: [{ service: tcp("10.2.0.40", 0) }] },
+            /port 0 \(any port\) is only allowed for a persistent service/],
+        ["a scheduler flag of another scheduler",
+            { changes: [{ service: { ...tcp("10.2.0.40", 80), scheduler: "rr", schedulerFlags: ["sh-port"] } }] },
             /sh-port is a flag of the sh scheduler, not of rr/],
-        ["dr with another port", { changes: [{ service: tcp("10.2.0.40", 80), realServer: { address: "10.0.0.21", port: 8080 } }] },
+        ["dr with another port",
+            { changes: [{ service: tcp("10.2.0.40", 80), realServer: { address: "10.0.0.21", port: 8080 } }] },
             /with forwarding "dr" a real server listens on the service's port 80, not 8080/],
-        ["a weight out of range", { changes: [{ service: tcp("10.2.0.40", 80), realServer: { address: "10.0.0.21", weight: 2147483648 } }] },
+        ["a weight out of range",
+            { changes: [{ service: tcp("10.2.0.40", 80), realServer: { address: "10.0.0.21", weight: 2147483648 } }] },
             /weight: 2147483648 is not a weight: an integer from 0 to 2147483647/],
-        ["an unknown field", { changes: [{ service: { ...tcp("10.2.0.40", 80), sheduler: "rr" } }] }, /changes\[0\]\.service\.sheduler: unknown field/],
-        ["a sync daemon on a bad group", { changes: [{ startDaemon: { state: "master", mcastInterface: "lan0", syncId: 1, mcastGroup: "10.0.0.1" } }] },
+        ["an unknown field", { changes: [{ service: { ...tcp("10.2.0.40", 80), sheduler: "rr" } }] },
+            /changes\[0\]\.service\.sheduler: unknown field/],
+        ["a sync daemon on a bad group",
+            { changes: [{ startDaemon: { state: "master", mcastInterface: "lan0", syncId: 1,
+                mcastGroup: "10.0.0.1" } }] },
             /"10\.0\.0\.1" is not a multicast group/],
     ];
     test.each(bad)("%s", async (_name, req, message) => {
@@ -221,18 +257,23 @@ describe("timeouts and sync daemons", () => {
     });
 
     test("master and backup daemons with every attribute, as ipvsadm --start-daemon makes them", async () => {
-        const master = { state: "master", mcastInterface: "lan0", syncId: 7, syncMaxlen: 1400, mcastGroup: "224.0.0.99", mcastPort: 8849, mcastTtl: 2 };
-        const backup = { state: "backup", mcastInterface: "lan0", syncId: 7, mcastGroup: "224.0.0.99", mcastPort: 8849 };
+        const master = { state: "master", mcastInterface: "lan0", syncId: 7, syncMaxlen: 1400, mcastGroup: "224.0.0.99",
+            mcastPort: 8849, mcastTtl: 2 };
+        const backup = { state: "backup", mcastInterface: "lan0", syncId: 7, mcastGroup: "224.0.0.99",
+            mcastPort: 8849 };
         await rs3.apply([{ startDaemon: master }, { startDaemon: backup }]);
         const byAgent = await sh("rs3", "ipvsadm -Ln --daemon");
         expect((await rs3.apply([{ startDaemon: master }])).changed).toBe(false);
         await rs3.apply([{ stopDaemon: "master" }, { stopDaemon: "backup" }]);
         expect(await sh("rs3", "ipvsadm -Ln --daemon")).toBe("");
-        await sh("rs3", "ipvsadm --start-daemon master --mcast-interface lan0 --syncid 7 --sync-maxlen 1400 --mcast-group 224.0.0.99 --mcast-port 8849 --mcast-ttl 2 && " +
-            "ipvsadm --start-daemon backup --mcast-interface lan0 --syncid 7 --mcast-group 224.0.0.99 --mcast-port 8849");
+        await sh("rs3", "ipvsadm --start-daemon master --mcast-interface lan0 --syncid 7 --sync-maxlen 1400 " +
+            "--mcast-group 224.0.0.99 --mcast-port 8849 --mcast-ttl 2 && " +
+            "ipvsadm --start-daemon backup --mcast-interface lan0 --syncid 7 " +
+            "--mcast-group 224.0.0.99 --mcast-port 8849");
         const byIpvsadm = await sh("rs3", "ipvsadm -Ln --daemon");
         await sh("rs3", "ipvsadm --stop-daemon master; ipvsadm --stop-daemon backup");
-        expect(byAgent).toContain("master sync daemon (mcast=lan0, syncid=7, maxlen=1400, group=224.0.0.99, port=8849, ttl=2)");
+        expect(byAgent)
+            .toContain("master sync daemon (mcast=lan0, syncid=7, maxlen=1400, group=224.0.0.99, port=8849, ttl=2)");
         expect(byAgent).toEqual(byIpvsadm);
     });
 });
@@ -243,20 +284,24 @@ describe("what the node records (desired.json on its disk)", () => {
     const read = async () => Number(await sh("rs3", `cat /proc/sys/net/ipv4/vs/am_droprate`));
     const record = async () => JSON.parse(await sh("rs3", "cat /var/lib/pulumi-lvs/desired.json"));
 
-    test("a sysctl held by two resources keeps its value until the last lets go, then goes back to what was found", async () => {
+    test("a sysctl held by two resources keeps its value until the last lets go, " +
+        "then goes back to what was found", async () => {
         const found = await read();
         await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/a" }]);
         await rs3.apply([{ sysctl: droprate, value: found + 7, holder: "test/b" }]);
         expect((await record()).holders[`sysctl ${droprate}`]).toEqual(["test/a", "test/b"]);
         expect((await record()).found[droprate]).toBe(found);
         await expect(rs3.apply([{ sysctl: droprate, value: found + 8, holder: "test/b" }]))
-            .rejects.toThrow(`sysctl ${droprate} is held by test/a, which declared it with other settings (${found + 7} -> ${found + 8} here)`);
+            .rejects.toThrow(`sysctl ${droprate} is held by test/a, which declared it with other settings ` +
+                `(${found + 7} -> ${found + 8} here)`);
         expect((await rs3.apply([{ restore: droprate, holder: "test/a" }])).changed).toBe(false);
         expect(await read()).toBe(found + 7);
-        expect((await rs3.apply([{ restore: droprate, holder: "test/b" }])).actions).toEqual([`set ${droprate} ${found + 7} -> ${found}`]);
+        expect((await rs3.apply([{ restore: droprate, holder: "test/b" }])).actions)
+            .toEqual([`set ${droprate} ${found + 7} -> ${found}`]);
         expect(await read()).toBe(found);
         const after = await record();
-        expect([after.sysctls[droprate], after.holders[`sysctl ${droprate}`], after.found[droprate]]).toEqual([undefined, undefined, undefined]);
+        expect([after.sysctls[droprate], after.holders[`sysctl ${droprate}`], after.found[droprate]])
+            .toEqual([undefined, undefined, undefined]);
     });
 
     test("the restore unit's command puts back what was applied, and only that", async () => {
@@ -266,7 +311,8 @@ describe("what the node records (desired.json on its disk)", () => {
         const exec = /^ExecStart=(.*)$/m.exec(unit)![1];
         const report = JSON.parse(await sh("rs3", exec));
         expect(report.failed).toEqual([]);
-        expect(report.actions).toEqual(expect.arrayContaining(["added address 10.2.9.1/32 on lo", "set timeouts udp 300 -> 301"]));
+        expect(report.actions)
+            .toEqual(expect.arrayContaining(["added address 10.2.9.1/32 on lo", "set timeouts udp 300 -> 301"]));
         expect(await sh("rs3", "ip -o addr show dev lo")).toContain(" 10.2.9.1/32 ");
         await rs3.apply([{ deleteAddress: "10.2.9.1", interface: "lo" }, { restore: "timeouts" }]);
         expect(await sh("rs3", "ip -o addr show dev lo")).not.toContain("10.2.9.1");
@@ -276,7 +322,8 @@ describe("what the node records (desired.json on its disk)", () => {
 
 describe("host operations through the agent", () => {
     test("probe reports the agent, the kernel and its schedulers", async () => {
-        const p = await agent.request<{ agent: { version: string; hash: string }; kernelRelease: string; ipvs: { version: string }; schedulers: Record<string, string> }>("probe");
+        const p = await agent.request<{ agent: { version: string; hash: string }; kernelRelease: string;
+            ipvs: { version: string }; schedulers: Record<string, string> }>("probe");
         expect(p.kernelRelease).toBe((await sh(host, "uname -r")).trim());
         expect(p.agent.hash).toMatch(/^[0-9a-f]{16}$/);
         expect(p.ipvs.version).toBe("1.2.1");
@@ -286,7 +333,8 @@ describe("host operations through the agent", () => {
 
     test("VIPs on lo and ARP sysctls in one request; a second is a no-op; a failing one rolls back", async () => {
         const rs = new AgentClientOn("rs1");
-        const before = await sh("rs1", "ip -o addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce");
+        const before = await sh("rs1", "ip -o addr show dev lo; " +
+            "cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce");
         const changes = [
             { address: "10.2.0.50", interface: "lo" },
             { address: "fd02::50", interface: "lo" },
@@ -297,42 +345,55 @@ describe("host operations through the agent", () => {
             const r = await rs.apply(changes);
             expect(r.actions).toEqual(["added address 10.2.0.50/32 on lo", "added address fd02::50/128 on lo",
                 "set net.ipv4.conf.all.arp_ignore 0 -> 1", "set net.ipv4.conf.lan0.arp_announce 0 -> 2"]);
-            expect(await sh("rs1", "ip -o addr show dev lo")).toMatch(/inet 10\.2\.0\.50\/32[\s\S]*inet6 fd02::50\/128/);
+            expect(await sh("rs1", "ip -o addr show dev lo"))
+                .toMatch(/inet 10\.2\.0\.50\/32[\s\S]*inet6 fd02::50\/128/);
             expect((await rs.apply(changes)).changed).toBe(false);
             // A missing interface is found while planning: nothing is written.
-            await expect(rs.apply([{ sysctl: "net.ipv4.conf.all.arp_ignore", value: 2 }, { address: "10.2.0.51", interface: "nosuchif" }]))
+            await expect(rs.apply([{ sysctl: "net.ipv4.conf.all.arp_ignore", value: 2 },
+                { address: "10.2.0.51", interface: "nosuchif" }]))
                 .rejects.toThrow(/nosuchif/);
             expect((await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")).trim()).toBe("1");
             // A table write that fails after a sysctl was set: the sysctl goes back.
-            await expect(rs.apply([{ sysctl: "net.ipv4.conf.all.arp_ignore", value: 2 }, { service: { ...tcp("10.2.0.51", 80), scheduler: "twos" } }]))
+            await expect(rs.apply([{ sysctl: "net.ipv4.conf.all.arp_ignore", value: 2 },
+                { service: { ...tcp("10.2.0.51", 80), scheduler: "twos" } }]))
                 .rejects.toThrow(/ENOENT.*rolled back 1 change/);
             expect((await sh("rs1", "cat /proc/sys/net/ipv4/conf/all/arp_ignore")).trim()).toBe("1");
         } finally {
             // Back to what was found, and the node forgets them (a set would leave them held, by the unnamed holder).
-            await rs.apply([{ deleteAddress: "10.2.0.50", interface: "lo" }, { deleteAddress: "fd02::50", interface: "lo" },
+            await rs.apply([{ deleteAddress: "10.2.0.50", interface: "lo" },
+                { deleteAddress: "fd02::50", interface: "lo" },
                 { restore: "net.ipv4.conf.all.arp_ignore" }, { restore: "net.ipv4.conf.lan0.arp_announce" }]);
         }
-        expect(await sh("rs1", "ip -o addr show dev lo; cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce")).toEqual(before);
+        expect(await sh("rs1", "ip -o addr show dev lo; " +
+            "cat /proc/sys/net/ipv4/conf/all/arp_ignore /proc/sys/net/ipv4/conf/lan0/arp_announce"))
+            .toEqual(before);
     });
 
     test("a sysctl outside the closed table is refused", async () => {
-        await expect(apply([{ sysctl: "kernel.core_pattern", value: 1 }])).rejects.toThrow(/changes\[0\]\.sysctl: .*kernel\.core_pattern/);
-        await expect(agent.request("sysctls", { names: ["net.ipv4.conf.../../../x.arp_ignore"] })).rejects.toThrow(/names\[0\]/);
+        await expect(apply([{ sysctl: "kernel.core_pattern", value: 1 }]))
+            .rejects.toThrow(/changes\[0\]\.sysctl: .*kernel\.core_pattern/);
+        await expect(agent.request("sysctls", { names: ["net.ipv4.conf.../../../x.arp_ignore"] }))
+            .rejects.toThrow(/names\[0\]/);
     });
 
     test("a drain waits for a live connection without holding up the session's other requests", async () => {
         const s = tcp("10.0.0.219", 80);
         const stop = await webServer("rs1", ["10.1.0.21:8219"]);
         try {
-            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s }, { service: s, realServer: { address: "10.1.0.21", port: 8219, forwarding: "nat" } }]);
+            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s },
+                { service: s, realServer: { address: "10.1.0.21", port: 8219, forwarding: "nat" } }]);
             // One request of 4 s from the client, through the service.
             const request = sh("client", `node ${path.join(__dirname, "fetch.js")} http://10.0.0.219/slow/4000 1`);
-            for (let i = 0; i < 40 && !/Masq\s+1\s+1\s/.test(await sh(host, "ipvsadm -Ln -t 10.0.0.219:80")); i++) await new Promise((r) => setTimeout(r, 100));
-            const drained = agent.request<{ waitedSeconds: number; activeConnections: number }>("drain", { service: s, realServer: { address: "10.1.0.21", port: 8219 }, timeoutSeconds: 30 });
+            for (let i = 0; i < 40 && !/Masq\s+1\s+1\s/.test(await sh(host, "ipvsadm -Ln -t 10.0.0.219:80")); i++)
+                await new Promise((r) => setTimeout(r, 100));
+            const drained = agent.request<{ waitedSeconds: number; activeConnections: number }>("drain",
+                { service: s, realServer: { address: "10.1.0.21", port: 8219 }, timeoutSeconds: 30 });
             let drainDone = false;
             void drained.then(() => (drainDone = true));
-            // Asked after the drain, answered while it still waits: the table read takes the lock the drain does not hold.
-            const st = await agent.request<{ services: Array<{ realServers: Array<{ weight: number }> }> }>("state", { services: [s] });
+            // Asked after the drain, answered while it still waits: the table read takes the lock the drain does
+            // not hold.
+            const st = await agent.request<{ services: Array<{ realServers: Array<{ weight: number }> }> }>("state",
+                { services: [s] });
             expect(drainDone).toBe(false);
             expect(st.services[0].realServers[0].weight).toBe(0);
             const r = await drained;
@@ -347,8 +408,10 @@ describe("host operations through the agent", () => {
 
     test("drain: weight 0, then delete once no connection is active", async () => {
         const s = tcp("10.2.0.60", 80);
-        await apply([{ service: s }, { service: s, realServer: { address: "10.0.0.21", weight: 3 } }, { service: s, realServer: { address: "10.0.0.22" } }]);
-        const r = await agent.request<{ actions: string[]; activeConnections: number }>("drain", { service: s, realServer: { address: "10.0.0.21" }, timeoutSeconds: 5 });
+        await apply([{ service: s }, { service: s, realServer: { address: "10.0.0.21", weight: 3 } },
+            { service: s, realServer: { address: "10.0.0.22" } }]);
+        const r = await agent.request<{ actions: string[]; activeConnections: number }>("drain",
+            { service: s, realServer: { address: "10.0.0.21" }, timeoutSeconds: 5 });
         expect(r.actions[0]).toBe("set weight of real server 10.0.0.21:80 of tcp/10.2.0.60:80 3 -> 0 (draining)");
         expect(r.actions[1]).toMatch(/^deleted real server 10\.0\.0\.21:80 of tcp\/10\.2\.0\.60:80 after [\d.]+ s with 0 active connections left$/);
         expect(await sh(host, "ipvsadm -Sn")).not.toContain("-a -t 10.2.0.60:80 -r 10.0.0.21:80");
@@ -382,32 +445,40 @@ describe("a huge bad value never comes back whole", () => {
 });
 
 describe("the end of a session", () => {
-    test("its agent exits at once when its input ends, even while a drain waits for a live connection (left at weight 0)", async () => {
+    test("its agent exits at once when its input ends, even while a drain waits for a live connection " +
+        "(left at weight 0)", async () => {
         const s = tcp("10.0.0.219", 80);
         const rs = { address: "10.1.0.21", port: 8219 };
         const stop = await webServer("rs1", ["10.1.0.21:8219"]);
         const own = await startSession(labConnection(host));
         let load: Awaited<ReturnType<typeof startLoad>> | undefined;
         try {
-            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s }, { service: s, realServer: { ...rs, forwarding: "nat" } }]);
+            await apply([{ address: "10.0.0.219", interface: "lan0" }, { service: s },
+                { service: s, realServer: { ...rs, forwarding: "nat" } }]);
             // One client on a page that takes 30 s: a live connection on the real server all through.
             load = await startLoad("http://10.0.0.219/slow/30000", 1, 60_000);
             const table = () => sh(host, "ipvsadm -Ln -t 10.0.0.219:80");
-            for (let i = 0; i < 100 && !/Masq\s+1\s+1\s/.test(await table()); i++) await new Promise((r) => setTimeout(r, 100));
+            for (let i = 0; i < 100 && !/Masq\s+1\s+1\s/.test(await table()); i++)
+                await new Promise((r) => setTimeout(r, 100));
             expect(await table()).toMatch(/10\.1\.0\.21:8219\s+Masq\s+1\s+1\s/);
             // This session's agent, found by the client port of its SSH connection.
             const port = (own as unknown as { client: { _sock: { localPort: number } } }).client._sock.localPort;
-            const pid = (await sh(host, `for p in $(pgrep -f 'agent.js serve'); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -q "^SSH_CONNECTION=[^ ]* ${port} " && echo $p; done; true`)).trim();
+            const pid = (await sh(host, `for p in $(pgrep -f 'agent.js serve'); do ` +
+                `tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | ` +
+                `grep -q "^SSH_CONNECTION=[^ ]* ${port} " && echo $p; done; true`)).trim();
             expect(pid).toMatch(/^\d+$/);
             own.request("drain", { service: s, realServer: rs, timeoutSeconds: 120 }).catch(() => undefined);
-            for (let i = 0; i < 100 && !/Masq\s+0\s+1\s/.test(await table()); i++) await new Promise((r) => setTimeout(r, 100));
+            for (let i = 0; i < 100 && !/Masq\s+0\s+1\s/.test(await table()); i++)
+                await new Promise((r) => setTimeout(r, 100));
             expect(await table()).toMatch(/10\.1\.0\.21:8219\s+Masq\s+0\s+1\s/);
             const closed = Date.now();
             own.close();
             let alive = true;
-            while (alive && Date.now() - closed < 20_000) alive = (await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive; true`)).includes("alive");
+            while (alive && Date.now() - closed < 20_000)
+                alive = (await sh(host, `kill -0 ${pid} 2>/dev/null && echo alive; true`)).includes("alive");
             const seconds = (Date.now() - closed) / 1000;
-            console.log(`the agent of a closed session ended ${seconds.toFixed(1)} s after the close, while its drain still waited`);
+            console.log(`the agent of a closed session ended ${seconds.toFixed(1)} s after the close, ` +
+                `while its drain still waited`);
             expect(alive).toBe(false);
             // Well before the connection ends (30 s) or the drain's deadline (120 s): it did not wait for them.
             expect(seconds).toBeLessThan(15);

@@ -7,9 +7,15 @@ function one() {
     return new Promise((resolve) => {
         const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
             let body = "";
-            res.on("data", (d) => (body += d)).on("end", () => { counts[body.trim()] = (counts[body.trim()] ?? 0) + 1; resolve(); });
+            res.on("data", (d) => (body += d)).on("end", () => {
+                counts[body.trim()] = (counts[body.trim()] ?? 0) + 1;
+                resolve();
+            });
         });
-        req.on("timeout", () => req.destroy(new Error("timeout"))).on("error", (e) => { failures.push(e.message); resolve(); });
+        req.on("timeout", () => req.destroy(new Error("timeout"))).on("error", (e) => {
+            failures.push(e.message);
+            resolve();
+        });
     });
 }
 (async () => { for (let i = 0; i < n; i++) await one(); console.log(JSON.stringify({ counts, failures })); })();

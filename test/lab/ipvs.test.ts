@@ -4,10 +4,10 @@
 // is one ssh round trip: test/lab/ipvs-driver.js runs a list of steps in the guest and prints JSON.
 import { afterAll, describe, expect, it } from "vitest";
 import { closeLab, repoDir as repo, sh } from "../lab";
-import {
-    attr, IPVS, ipvsMessage, nest, packService, packServiceId, parseAttrs, RealServer, VirtualService,
-    VirtualServiceId, VirtualServiceSettings,
-} from "../../provider/agent/ipvs";
+import { attr, IPVS, ipvsMessage, nest, packService, packServiceId, parseAttrs } from "../../provider/agent/ipvs";
+import type {
+    RealServer, VirtualService, VirtualServiceId, VirtualServiceSettings,
+} from "../../provider/model/types";
 
 type Step = { call: string; args?: unknown[] } | { sh: string } | { raw: string; dump?: boolean };
 interface Result {

@@ -16,9 +16,11 @@ import { closeLab, lab, labConnection, sh } from "../lab";
 const { hosts, privateKeyPath, operatorPassword } = lab() as ReturnType<typeof lab> & { operatorPassword: string };
 const privateKey = fs.readFileSync(privateKeyPath, "utf8");
 /** A lab host's connection as another user (operator: passwordless sudo; viewer: none). */
-const as = (name: string, user: string, extra: Partial<Connection> = {}): Connection => ({ ...labConnection(name), user, ...extra });
+const as = (name: string, user: string, extra: Partial<Connection> = {}): Connection =>
+    ({ ...labConnection(name), user, ...extra });
 /** What `ssh-keygen -lf` says the fingerprint of an OpenSSH public key line is. */
-const keygenFingerprint = (line: string) => execFileSync("ssh-keygen", ["-lf", "-"], { input: line + "\n" }).toString().split(" ")[1];
+const keygenFingerprint = (line: string) =>
+    execFileSync("ssh-keygen", ["-lf", "-"], { input: line + "\n" }).toString().split(" ")[1];
 
 function run(client: Client, command: string): Promise<string> {
     return new Promise((resolve, reject) =>
@@ -26,7 +28,8 @@ function run(client: Client, command: string): Promise<string> {
             if (err) return reject(err);
             let out = "";
             ch.on("data", (d: Buffer) => (out += d)).stderr.on("data", (d: Buffer) => (out += d));
-            ch.on("close", (code: number) => (code === 0 ? resolve(out.trim()) : reject(new Error(`${command} exited ${code}: ${out}`))));
+            ch.on("close", (code: number) => (code === 0 ? resolve(out.trim())
+                : reject(new Error(`${command} exited ${code}: ${out}`))));
         }));
 }
 
@@ -111,12 +114,14 @@ describe("logins", () => {
     test("sudo as operator runs the agent as root: probe, then add and delete a service", async () => {
         const vip = "10.4.0.1";
         const service = { protocol: "tcp", address: vip, port: 80 };
-        const agent = await startSession(as("rs1", "operator", { privateKey: undefined, password: operatorPassword, sudo: true }));
+        const agent = await startSession(as("rs1", "operator",
+            { privateKey: undefined, password: operatorPassword, sudo: true }));
         try {
             const probe = await agent.request<{ agent: { hash: string } }>("probe");
             expect(probe.agent.hash).toBe(agentPackage().hash);
             // The agent process working in operator's home (not sudo: that is "sudo", not "node") runs as root.
-            expect(await sh("rs1", `for p in $(pgrep -x node); do [ "$(readlink /proc/$p/cwd)" = /home/operator ] && stat -c %U /proc/$p; done; true`)).toBe("root\n");
+            expect(await sh("rs1", `for p in $(pgrep -x node); do ` +
+                `[ "$(readlink /proc/$p/cwd)" = /home/operator ] && stat -c %U /proc/$p; done; true`)).toBe("root\n");
             await agent.request("apply", { changes: [{ service }] });
             expect(await sh("rs1", `ipvsadm -Ln -t ${vip}:80`)).toContain(`TCP  ${vip}:80 wlc`);
             await agent.request("apply", { changes: [{ deleteService: service }] });
@@ -143,11 +148,13 @@ describe("logins", () => {
 });
 
 describe("jump host", () => {
-    const rs2 = (): Connection => ({ host: hosts.rs2.lan4, port: 22, user: "root", privateKey, hostKey: hosts.rs2.hostKey, proxy: labConnection("director1") });
+    const rs2 = (): Connection => ({ host: hosts.rs2.lan4, port: 22, user: "root", privateKey,
+        hostKey: hosts.rs2.hostKey, proxy: labConnection("director1") });
 
     test("rs2 through director1: a shell and an agent session", async () => {
         expect(hosts.rs2.lan4).toBe("10.0.0.22");
-        expect(await withClient(rs2(), (cl) => run(cl, "hostname; ip -4 -o addr show lan0 | awk '{ print $4 }'"))).toBe("rs2\n10.0.0.22/24");
+        expect(await withClient(rs2(), (cl) => run(cl, "hostname; ip -4 -o addr show lan0 | awk '{ print $4 }'")))
+            .toBe("rs2\n10.0.0.22/24");
         const agent = await startSession(rs2());
         try {
             expect((await agent.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
@@ -197,14 +204,17 @@ describe("agent install by content hash", () => {
         const dir = `/home/operator/.pulumi-lvs/agent/${agentPackage().hash}`;
         const c = as("rs2", "operator", { sudo: true });
         await sh("rs2", "rm -rf /home/operator/.pulumi-lvs");
-        const stat = () => sh("rs2", `stat -c '%i %Y %Z %U %a %n' ${dir} ${dir}/agent.js ${dir}/netlink.node; ls -a /home/operator/.pulumi-lvs/agent`).then((s) => s.trim());
+        const stat = () => sh("rs2", `stat -c '%i %Y %Z %U %a %n' ${dir} ${dir}/agent.js ${dir}/netlink.node; ` +
+            `ls -a /home/operator/.pulumi-lvs/agent`).then((s) => s.trim());
         const first = await startSession(c);
         let installed: string;
         try {
             expect((await first.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
             installed = await stat();
-            expect(installed).toMatch(new RegExp(`operator 644 ${dir}/agent.js\n.* operator 755 ${dir}/netlink.node\n`));
-            expect(installed.split("\n").slice(3)).toEqual([".", "..", agentPackage().hash]); // no leftover temporary folder
+            expect(installed)
+                .toMatch(new RegExp(`operator 644 ${dir}/agent.js\n.* operator 755 ${dir}/netlink.node\n`));
+            expect(installed.split("\n").slice(3))
+                .toEqual([".", "..", agentPackage().hash]); // no leftover temporary folder
             const sha = crypto.createHash("sha256").update(agentPackage().script).digest("hex");
             expect(await sh("rs2", `sha256sum < ${dir}/agent.js`)).toBe(`${sha}  -\n`);
         } finally { first.close(); }
@@ -221,11 +231,13 @@ describe("login scripts", () => {
     test("a .bashrc that prints a greeting disturbs neither the install nor the start", async () => {
         const c = as("rs1", "operator", { sudo: true });
         try {
-            await sh("rs1", `rm -rf /home/operator/.pulumi-lvs; echo 'echo welcome to rs1' > /home/operator/.bashrc; chown operator: /home/operator/.bashrc`);
+            await sh("rs1", `rm -rf /home/operator/.pulumi-lvs; echo 'echo welcome to rs1' > /home/operator/.bashrc; ` +
+                `chown operator: /home/operator/.bashrc`);
             for (const _ of ["install, then start", "start"]) {
                 const agent = await startSession(c);
                 try {
-                    expect((await agent.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
+                    expect((await agent.request<{ agent: { hash: string } }>("probe")).agent.hash)
+                        .toBe(agentPackage().hash);
                 } finally { agent.close(); }
             }
         } finally {
@@ -241,7 +253,8 @@ describe("the session pool", () => {
         expect(await agentFor(c)).toBe(first);
         await first.request("probe");
         // The agent this test started: the node process working in operator's home (only this file's).
-        const pid = (await sh("rs1", `for p in $(pgrep -x node); do [ "$(readlink /proc/$p/cwd)" = /home/operator ] && echo $p; done; true`)).trim();
+        const pid = (await sh("rs1", `for p in $(pgrep -x node); do ` +
+            `[ "$(readlink /proc/$p/cwd)" = /home/operator ] && echo $p; done; true`)).trim();
         expect(pid).toMatch(/^\d+$/);
         const ended = new Promise<void>((r) => first.onClose(r));
         await sh("rs1", `kill ${pid}`);

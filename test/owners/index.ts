@@ -47,20 +47,24 @@ const director1 = nat || stage.mixed
 
 if (stage.rename) {
     const prefix = stage.rename;
-    const web = new lvs.VirtualService(`${prefix}-web`, { director: director1!, protocol: "tcp", address: "10.0.0.230", port: 80, scheduler: "rr" });
+    const web = new lvs.VirtualService(`${prefix}-web`,
+        { director: director1!, protocol: "tcp", address: "10.0.0.230", port: 80, scheduler: "rr" });
     for (const [i, address] of backends.entries())
         new lvs.RealServer(`${prefix}-web-${i + 1}`, { service: web, address, port: 8230, forwarding: "nat" });
 }
 
 if (stage.duplicate || stage.conflict !== undefined) {
-    const dup = new lvs.VirtualService("dup", { director: director1!, protocol: "tcp", address: "10.0.0.231", port: 80, scheduler: "rr" });
+    const dup = new lvs.VirtualService("dup",
+        { director: director1!, protocol: "tcp", address: "10.0.0.231", port: 80, scheduler: "rr" });
     if (stage.duplicate) {
         for (const [i, address] of backends.entries())
             new lvs.RealServer(`dup-${i + 1}`, { service: dup, address, port: 8231, forwarding: "nat" });
-        if (stage.duplicate === "same") new lvs.RealServer("dup-1-again", { service: dup, address: backends[0], port: 8231, forwarding: "nat" });
+        if (stage.duplicate === "same")
+            new lvs.RealServer("dup-1-again", { service: dup, address: backends[0], port: 8231, forwarding: "nat" });
     }
     if (stage.conflict !== undefined)
-        new lvs.RealServer("dup-1-weighted", { service: dup, address: backends[0], port: 8231, forwarding: "nat", weight: stage.conflict });
+        new lvs.RealServer("dup-1-weighted",
+            { service: dup, address: backends[0], port: 8231, forwarding: "nat", weight: stage.conflict });
 }
 
 if (stage.sync) {
@@ -86,14 +90,17 @@ if (stage.sync) {
             }),
         ];
         for (const [dname, director] of [["c-director", directors[0]], ["c-backup", directors[1]]] as const) {
-            const web = new lvs.VirtualService(`${dname}-web`, { director, protocol: "tcp", address: "10.0.0.232", port: 80, scheduler: "rr" });
-            for (const r of realServers) new lvs.RealServer(`${dname}-web-${r.address}-${r.port}`, { ...r, service: web });
+            const web = new lvs.VirtualService(`${dname}-web`,
+                { director, protocol: "tcp", address: "10.0.0.232", port: 80, scheduler: "rr" });
+            for (const r of realServers)
+                new lvs.RealServer(`${dname}-web-${r.address}-${r.port}`, { ...r, service: web });
         }
     }
 }
 
 if (stage.mixed) {
-    const mixed = new lvs.VirtualService("mixed", { director: director1!, protocol: "tcp", address: "fd00::234", port: 80, scheduler: "rr" });
+    const mixed = new lvs.VirtualService("mixed",
+        { director: director1!, protocol: "tcp", address: "fd00::234", port: 80, scheduler: "rr" });
     for (const [i, address] of ["10.0.0.21", "10.0.0.22", "10.0.0.23"].entries())
         new lvs.RealServer(`mixed-${i + 1}`, { service: mixed, address, forwarding: "tun" });
 }

@@ -2,12 +2,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
-    HostError, INTERFACE_SYSCTLS, KERNEL_FEATURES, MODULES, SCHEDULERS, SCHEDULER_FEATURE, SYSCTLS,
-    addAddress, addressBytes, deleteAddress, formatAddress, formatSysctl, getSysctl, interfaceNameProblem,
-    interfaceSysctl, kernelFeatures, kernelSupports, loadModule, moduleProblem, parseIpvsVersion,
-    parseKernelRelease, parseModuleList, parseProcModules, parseSysctl, requireFeature, resolveSysctl,
-    setSysctl, sysctlProblem,
+    HostError, MODULES, addAddress, addressBytes, deleteAddress, formatAddress, formatSysctl, getSysctl,
+    kernelFeatures, kernelSupports, loadModule, moduleProblem, parseIpvsVersion, parseKernelRelease,
+    parseModuleList, parseProcModules, parseSysctl, requireFeature, resolveSysctl, setSysctl,
 } from "../../provider/agent/host";
+import { interfaceNameProblem } from "../../provider/model/interface";
+import { KERNEL_FEATURES } from "../../provider/model/kernel";
+import { SCHEDULERS, SCHEDULER_FEATURE } from "../../provider/model/schedulers";
+import { INTERFACE_SYSCTLS, SYSCTLS, interfaceSysctl, sysctlProblem } from "../../provider/model/sysctls";
 
 describe("interface names (kernel dev_valid_name, IFNAMSIZ)", () => {
     it.each(["lo", "lan0", "tunl0", "eth0.100", "a", "x".repeat(15), "br-lan_1", "ip6tnl0"])("accepts %j", (name) => {

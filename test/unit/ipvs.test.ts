@@ -4,11 +4,12 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import * as os from "os";
 import {
-    attr, Daemon, describeService, IPVS, IpvsError, ipvsMessage, nest, packAddress, packDaemon, packDestination,
-    packDestinationId, packService, packServiceId, packTimeouts, parseAttrs, RealServer, requests, schedFlagBits,
-    schedFlagNames, Timeouts, unpackAddress, unpackDaemon, unpackDestination, unpackService, unpackStats,
-    unpackTimeouts, unpackInfo, VirtualService,
+    attr, describeService, IPVS, IpvsError, ipvsMessage, nest, packAddress, packDaemon, packDestination,
+    packDestinationId, packService, packServiceId, packTimeouts, parseAttrs, requests, unpackAddress, unpackDaemon,
+    unpackDestination, unpackService, unpackStats, unpackTimeouts, unpackInfo,
 } from "../../provider/agent/ipvs";
+import { schedFlagBits, schedFlagNames } from "../../provider/model/schedulers";
+import type { Daemon, RealServer, Timeouts, VirtualService } from "../../provider/model/types";
 
 const LE = os.endianness() === "LE";
 const hex = (b: Buffer | Buffer[]) => (Array.isArray(b) ? Buffer.concat(b) : b).toString("hex");

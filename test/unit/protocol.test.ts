@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { handle } from "../../provider/agent/main";
-import type { Context } from "../../provider/agent/ops";
+import type { Context } from "../../provider/agent/context";
 import { AgentError, Reply } from "../../provider/model/protocol";
 
 const accepted = "probe, state, apply, drain, zero, sysctls, addresses";

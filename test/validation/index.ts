@@ -43,4 +43,5 @@ new lvs.DosProtection("dos", { director, amemthresh: 2048, ...patch.dos } as lvs
 if (patch.duplicate === "realServer")
     new lvs.RealServer("second-rs", { service, address: "10.1.0.21", port: 8235, forwarding: "nat", weight: 42 });
 if (patch.duplicate === "service")
-    new lvs.VirtualService("second-vs", { director, protocol: "tcp", address: "10.0.0.235", port: 80, scheduler: "lblcr" });
+    new lvs.VirtualService("second-vs",
+        { director, protocol: "tcp", address: "10.0.0.235", port: 80, scheduler: "lblcr" });

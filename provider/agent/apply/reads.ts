@@ -1,0 +1,72 @@
+// The operations that only read the node (and zero, which only resets counters): the table, sysctls,
+// addresses and the probe. Table reads take the lock, so a read never sees a request half applied.
+import { interfaceNameProblem } from "../../model/interface";
+import type { HostProbe, InterfaceAddress, Report, Result, ServiceState } from "../../model/protocol";
+import type { SysctlValue } from "../../model/sysctls";
+import type { Context } from "../context";
+import * as desired from "../desired";
+import { listAddresses } from "../host/addresses";
+import { probe as probeHost } from "../host/probe";
+import { getSysctl, resolveSysctl } from "../host/sysctls";
+import { keyOf } from "./table";
+import { fail, object, onlyKeys, serviceKey } from "./validate";
+
+/** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
+export async function state(args: unknown, ctx: Context): Promise<Result<"state">> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["services"], "args");
+    return ctx.exclusive(() => stateLocked(a, ctx));
+}
+
+async function stateLocked(a: Record<string, unknown>, ctx: Context): Promise<Result<"state">> {
+    const h = await ctx.ipvs();
+    let services = await h.services();
+    if (a.services !== undefined) {
+        if (!Array.isArray(a.services)) fail("services", "must be a list of services");
+        const wanted = new Set(a.services.map((k, i) => keyOf(serviceKey(k, `services[${i}]`))));
+        services = services.filter((s) => wanted.has(keyOf(s)));
+    }
+    const out: ServiceState[] = [];
+    for (const s of services) out.push({ ...s, realServers: await h.destinations(s) });
+    return { services: out, timeouts: await h.timeouts(), daemons: await h.daemons() };
+}
+
+/** Zeroes the counters of one service, or of all. */
+export async function zero(args: unknown, ctx: Context): Promise<Report> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["service"], "args");
+    const id = a.service === undefined ? undefined : serviceKey(a.service, "service");
+    await ctx.exclusive(async () => (await ctx.ipvs()).zero(id));
+    return {
+        changed: true,
+        actions: [id ? `zeroed the counters of service ${keyOf(id)}` : "zeroed the counters of every service"],
+    };
+}
+
+/** The values of sysctls from the closed table. */
+export async function sysctls(args: unknown): Promise<Record<string, SysctlValue>> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["names"], "args");
+    if (!Array.isArray(a.names)) fail("names", "must be a list of sysctl names");
+    const out: Record<string, SysctlValue> = {};
+    for (const [i, n] of a.names.entries()) {
+        try { resolveSysctl(String(n)); } catch (e) { fail(`names[${i}]`, (e as Error).message); }
+        out[n] = getSysctl(n);
+    }
+    return out;
+}
+
+/** The addresses of one interface, or of all. */
+export async function addresses(args: unknown): Promise<InterfaceAddress[]> {
+    const a = object(args ?? {}, "args");
+    onlyKeys(a, ["interface"], "args");
+    if (a.interface !== undefined) { const p = interfaceNameProblem(a.interface); if (p) fail("interface", p); }
+    return listAddresses(a.interface as string | undefined);
+}
+
+/** What this node is: the kernel, its IPVS, schedulers and features; and, when the node's record of what
+ * pulumi-lvs applied cannot be read, why (refresh reports it). */
+export async function probe(ctx: Pick<Context, "stateDir">): Promise<HostProbe & { recordProblem?: string }> {
+    const recordProblem = desired.problem(ctx.stateDir);
+    return { ...(await probeHost()), ...(recordProblem ? { recordProblem } : {}) };
+}

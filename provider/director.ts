@@ -1,0 +1,135 @@
+// The Director provider: a machine that balances, with its IPVS timeouts, its forwarding sysctls, the
+// addresses (VIPs) it holds and its connection-sync daemons. Each is put back on delete as the node found it.
+import type * as pulumi from "@pulumi/pulumi";
+import { agentFor } from "./client";
+import {
+    addressChanges, apply, type Check, checkBooleans, checkFields, type Diff, type Failure, fieldsDiff, heldAddresses,
+    holdAs, holderPair, plain,
+} from "./common";
+import * as model from "./model";
+import { target, type Connection } from "./model";
+
+const directorFields = ["connection", "timeouts", "ipForward", "ipv6Forward", "addresses", "sync",
+    "kernel", "ipvsVersion", "agentVersion"];
+
+export const director: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkFields(news, directorFields, failures);
+        model.checkConnection(news.connection, "connection", failures);
+        if (news.timeouts !== undefined) failures.push(...model.validateTimeouts(news.timeouts));
+        checkBooleans(news, ["ipForward", "ipv6Forward"], failures);
+        if (news.addresses !== undefined && !Array.isArray(news.addresses))
+            failures.push({ property: "addresses",
+                reason: `${model.show(news.addresses)} is not a list of addresses` });
+        else for (const [i, a] of ((news.addresses ?? []) as unknown[]).entries())
+            failures.push(...model.validateHostAddress(a, `addresses[${i}]`));
+        failures.push(...model.validateSync(news.sync));
+        return { inputs: news, failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        return fieldsDiff({ connection: [target(olds.connection), target(news.connection)] }, {
+            connection: [olds.connection, news.connection], timeouts: [olds.timeouts, news.timeouts],
+            ipForward: [olds.ipForward, news.ipForward], ipv6Forward: [olds.ipv6Forward, news.ipv6Forward],
+            addresses: [olds.addresses, news.addresses],
+            sync: [model.normalSync(olds.sync), model.normalSync(news.sync)], holder: holderPair(olds, news),
+        });
+    },
+    async create(inputs) {
+        const c = inputs.connection as Connection;
+        const outs = await converge(c, inputs);
+        return { id: target(c), outs };
+    },
+    async update(_id, olds, news) {
+        return { outs: await converge(news.connection, news, olds) };
+    },
+    async read(id, props) {
+        const c = props.connection as Connection;
+        const [{ probe, st, fwd }, held] =
+            await Promise.all([directorFacts(c), heldAddresses(c, props.addresses ?? [])]);
+        if (probe.recordProblem) throw new Error(`${target(c)}: ${probe.recordProblem}`);
+        const timeouts = (declared: object) =>
+            Object.fromEntries(Object.keys(declared).map((k) => [k, st.timeouts[k as keyof model.Timeouts]]));
+        return { id, props: plain({
+            ...props,
+            ...(props.addresses ? { addresses: held } : {}),
+            ...(props.timeouts ? { timeouts: timeouts(props.timeouts) } : {}),
+            ...(props.ipForward !== undefined ? { ipForward: fwd[model.ipv4Forward] === 1 } : {}),
+            ...(props.ipv6Forward !== undefined ? { ipv6Forward: fwd[model.ipv6Forward] === 1 } : {}),
+            ...(props.sync ? { sync: model.syncView(props.sync, st.daemons) } : {}),
+            kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
+        }) };
+    },
+    async delete(_id, props) {
+        // Put back what this resource changed, as the node found it (the node keeps what it found).
+        const holder = props.holder as string | undefined;
+        const changes = [...addressChanges(props.addresses ?? [], [], holder), ...restores(props, undefined, holder)];
+        changes.push(...model.syncStates(props.sync).map((s) => ({ stopDaemon: s, holder })));
+        if (changes.length) await apply(props.connection, changes);
+    },
+};
+
+/** What a director is and holds: the probe, the timeouts, the forwarding sysctls. Asked together,
+ * so the three requests travel in one round trip. */
+async function directorFacts(c: Connection) {
+    const agent = await agentFor(c);
+    const [probe, st, fwd] = await Promise.all([
+        agent.request("probe"),
+        agent.request("state", { services: [] }),
+        agent.request("sysctls", { names: [model.ipv4Forward, model.ipv6Forward] }),
+    ]);
+    return { probe, st, fwd };
+}
+
+/** What a director stops declaring goes back to what the node found before it was first set. */
+function restores(olds: Record<string, any>, news: Record<string, any> | undefined, holder: string | undefined):
+    model.Change[] {
+    const dropped = (f: string) => olds[f] !== undefined && news?.[f] === undefined;
+    return [
+        ...(olds.timeouts && !news?.timeouts ? [{ restore: "timeouts", holder }] : []),
+        ...(dropped("ipForward") ? [{ restore: model.ipv4Forward, holder }] : []),
+        ...(dropped("ipv6Forward") ? [{ restore: model.ipv6Forward, holder }] : []),
+    ];
+}
+
+/** Sets what the director declares (the node records what it found the first time, to restore on delete). */
+async function converge(c: Connection, inputs: Record<string, any>, olds?: Record<string, any>):
+    Promise<Record<string, unknown>> {
+    const probe = await (await agentFor(c)).request("probe");
+    const { holder, first } = holdAs("director", inputs, olds);
+    const changes: model.Change[] = [...first, ...addressChanges(olds?.addresses ?? [], inputs.addresses ?? [], holder),
+        ...(olds ? restores(olds, inputs, holder) : [])];
+    if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts, holder });
+    if (inputs.ipForward !== undefined)
+        changes.push({ sysctl: model.ipv4Forward, value: inputs.ipForward ? 1 : 0, holder });
+    if (inputs.ipv6Forward !== undefined)
+        changes.push({ sysctl: model.ipv6Forward, value: inputs.ipv6Forward ? 1 : 0, holder });
+    changes.push(...syncChanges(c, probe, olds?.sync, inputs.sync, holder));
+    if (changes.length) await apply(c, changes);
+    return plain({
+        ...inputs,
+        holder,
+        kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
+    });
+}
+
+// The IPVS connection-sync daemons of a director: `sync.master` / `sync.backup` in the program, the
+// agent's Daemon on the wire. One of each per network namespace, so the state is the daemon's identity.
+
+type SyncDecl = Record<string, Record<string, unknown> | undefined> | undefined;
+
+/** Stops the daemons declared before and not now; starts (or, if its settings differ, restarts) each declared one. */
+function syncChanges(c: Connection, probe: model.Probe, olds: SyncDecl, news: SyncDecl, holder: string | undefined):
+    model.Change[] {
+    const want = model.syncStates(news);
+    for (const s of want) {
+        const given = model.syncOptions.filter((f) => news![s]![f] !== undefined);
+        if (given.length && probe.features?.syncDaemonOptions === false)
+            throw new Error(`sync.${s}: ${given.join(", ")} need Linux 4.3 or newer, and ${target(c)} runs ` +
+                `${probe.kernelRelease} (which would ignore them); leave them out`);
+    }
+    return [
+        ...model.syncStates(olds).filter((s) => !want.includes(s)).map((s) => ({ stopDaemon: s, holder })),
+        ...want.map((s) => ({ startDaemon: model.daemonOf(s, news![s]!), holder })),
+    ];
+}

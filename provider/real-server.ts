@@ -1,0 +1,123 @@
+// The RealServer provider: a real server behind a virtual service, with its forwarding, weight and
+// thresholds; deleted at once, or drained first (weight 0, then a wait for its active connections).
+import type * as pulumi from "@pulumi/pulumi";
+import { agentFor } from "./client";
+import {
+    apply, changed, type Check, checkBooleans, checkDuplicate, checkFields, type Diff, type Failure, fieldsDiff,
+    holdAs, holderPair, liveService, pairs, plain, withDefaults,
+} from "./common";
+import * as model from "./model";
+import { target, type Connection } from "./model";
+import { trace } from "./trace";
+import { warn } from "./warn";
+
+const realServerFields = ["connection", "service", "address", "port", ...model.realServerSettingFields,
+    "adopt", "drain"];
+
+/** The real server a declaration gives: its address, port and settings. */
+const realServerSpec = (i: Record<string, any>) =>
+    ({ address: i.address, port: i.port, ...model.pick(i, model.realServerSettingFields) }) as model.RealServerSpec;
+
+/** The settings of a declaration in the form the kernel reports, for comparing. */
+const normalRealServer = (i: Record<string, unknown>) =>
+    model.realServerView(model.normalizeRealServer(i as unknown as model.RealServerSpec,
+        model.serviceId(i.service as model.ServiceKey)));
+
+/** NAT of an IPv6 service needs the director to forward IPv6: say so when it does not (a Director's
+ * ipv6Forward sets it). */
+async function warnIPv6Forwarding(c: Connection, inputs: Record<string, any>): Promise<void> {
+    if ((inputs.forwarding ?? "dr") !== "nat" || model.familyOf(inputs.address) !== "inet6") return;
+    const live = await (await agentFor(c)).request("sysctls", { names: [model.ipv6Forward] });
+    const forwarding = live[model.ipv6Forward];
+    if (forwarding !== 1) await warn(`${target(c)}: real server [${inputs.address}] of ` +
+        `${model.serviceName(inputs.service)} is forwarded by NAT, but the director does not forward IPv6 ` +
+        `(${model.ipv6Forward} is ${forwarding}): its replies will not reach the clients; ` +
+        "set ipv6Forward on the Director");
+}
+
+export const realServer: pulumi.dynamic.ResourceProvider = {
+    async check(_olds, news): Promise<Check> {
+        const failures: Failure[] = [];
+        checkFields(news, realServerFields, failures);
+        model.checkConnection(news.connection, "connection", failures);
+        const svc = news.service as model.ServiceKey;
+        const keyFailures = [...model.unknownFields(svc, model.serviceKeyFields, "service", "service identity field"),
+            ...model.validateServiceKey(svc ?? {})];
+        const inService = (property: string) => (property.startsWith("service.") ? property : `service.${property}`);
+        failures.push(...keyFailures.map((f) => ({ property: inService(f.property), reason: f.reason })));
+        const tunnel = news.tunnel === undefined ? undefined : model.realServerAttributes.tunnel.rule(news.tunnel);
+        if (tunnel) failures.push({ property: "tunnel", reason: tunnel });
+        else failures.push(...model.unknownFields(news.tunnel, model.tunnelFields, "tunnel", "tunnel setting"));
+        if (!keyFailures.length) failures.push(...model.validateRealServer(realServerSpec(news), svc));
+        checkBooleans(news, ["adopt"], failures);
+        failures.push(...model.validateDrain(news.drain));
+        if (!failures.length && news.connection?.host) {
+            const service = model.serviceName(model.serviceId(svc));
+            const rs = normalRealServer(news);
+            const where = `${model.familyOf(news.address) === "inet6" ? `[${news.address}]` : news.address}:${rs.port}`;
+            checkDuplicate(`${target(news.connection)}/${service}/${where}`,
+                `real server ${where} of ${service} on ${target(news.connection)}`, rs, failures);
+        }
+        return { inputs: withDefaults(news, failures, normalRealServer), failures };
+    },
+    async diff(_id, olds, news): Promise<Diff> {
+        const o = normalRealServer(olds), n = normalRealServer(news);
+        const service = (i: Record<string, any>) => model.serviceName(model.serviceId(i.service));
+        const address = (i: Record<string, any>) => model.canonicalAddress(i.address);
+        // drain only says how a later delete goes: a change of it alone updates the state, not the kernel.
+        return fieldsDiff({
+            connection: [target(olds.connection), target(news.connection)], service: [service(olds), service(news)],
+            address: [address(olds), address(news)], port: [o.port, n.port],
+        }, { connection: [olds.connection, news.connection],
+            ...pairs({ ...o, port: undefined }, { ...n, port: undefined }),
+            drain: [model.drainTimeout(olds.drain), model.drainTimeout(news.drain)], adopt: [olds.adopt, news.adopt],
+            holder: holderPair(olds, news) });
+    },
+    async create(inputs) {
+        const c = inputs.connection as Connection;
+        const port = normalRealServer(inputs).port;
+        const id = `${target(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
+        const { holder } = holdAs("real-server", inputs);
+        const realServer = realServerSpec(inputs);
+        await apply(c, [{ service: inputs.service, realServer, adopt: inputs.adopt === true, holder }]);
+        await warnIPv6Forwarding(c, inputs);
+        return { id, outs: plain({ ...inputs, ...normalRealServer(inputs), holder }) };
+    },
+    async update(_id, olds, news) {
+        const { holder, first } = holdAs("real-server", news, olds);
+        // A change of drain or adopt alone leaves the kernel as it is.
+        const settings = changed(normalRealServer(olds), normalRealServer(news));
+        if (first.length || settings || changed(olds.connection, news.connection)) {
+            const realServer = realServerSpec(news);
+            await apply(news.connection, [...first, { service: news.service, realServer, adopt: true, holder }]);
+        }
+        return { outs: plain({ ...news, ...normalRealServer(news), holder }) };
+    },
+    async read(id, props) {
+        const live = await liveService(props.connection, props.service);
+        const want = model.normalizeRealServer({ address: props.address, port: props.port },
+            model.serviceId(props.service));
+        const rs = live?.realServers.find((r) => r.address === want.address && r.port === want.port);
+        if (!rs) return {};
+        const props2: Record<string, unknown> = { ...props };
+        for (const f of model.realServerSettingFields) delete props2[f];
+        return { id, props: { ...props2, ...model.realServerView(rs) } };
+    },
+    async delete(id, props) {
+        const timeoutSeconds = model.drainTimeout(props.drain);
+        const c = props.connection as Connection;
+        const service = props.service as model.ServiceKey, holder = props.holder as string | undefined;
+        const realServer = { address: props.address as string, port: props.port as number | undefined };
+        if (timeoutSeconds === undefined) {
+            await apply(c, [{ service, deleteRealServer: realServer, holder }]);
+            return;
+        }
+        // Weight 0 (no new connections), wait for the active ones to end or the deadline, then delete
+        // (unless another resource still holds it: then this one only lets go).
+        const r = await (await agentFor(c)).request("drain", { service, realServer, timeoutSeconds, holder });
+        for (const k of r.kept ?? []) trace(`${target(c)}: ${k}`);
+        trace(`drained ${id}: waited ${r.waitedSeconds} s of ${timeoutSeconds} s, ` +
+            `${r.activeConnections} active connections left` +
+            `${r.actions.length ? `: ${r.actions.join("; ")}` : " (it was gone already)"}`);
+    },
+};
