@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { AgentError } from "../model/protocol";
 import type { SysctlValue } from "../model/sysctls";
-import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "../model/types";
+import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "../model";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");

@@ -2,11 +2,12 @@
 // order. Every operation's arguments and result are typed here, and both the provider's client and the
 // agent use these types, so the two sides name operations and their fields the same way.
 import type { KernelFeature, KernelVersion } from "./kernel";
-import type { RealServerSpec } from "./real-server";
+import type { RealServer, RealServerSpec } from "./real-server";
 import type { Scheduler } from "./schedulers";
-import type { ServiceKey, ServiceSpec } from "./service";
+import type { ServiceKey, ServiceSpec, VirtualService } from "./service";
+import type { Daemon, SyncState } from "./sync";
 import type { SysctlValue } from "./sysctls";
-import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "./types";
+import type { Timeouts } from "./types";
 
 /** A change to the node. Each may name its holder (the resource it comes from, by a name made at the
  * resource's creation): an object stays while any holder is left, and two holders cannot declare it

@@ -5,7 +5,33 @@ import { canonicalAddress, familyOf } from "./address";
 import { choices, Failure, intRule, isInt, maxInt, oneOfRule } from "./rules";
 import { Attribute, fieldRules, serviceFamily, ServiceKey } from "./service";
 import { show } from "./show";
-import type { ForwardingMethod, RealServer, TunnelFlags, TunnelType } from "./types";
+import type { Family, ForwardingMethod, Stats, TunnelFlags, TunnelType } from "./types";
+
+// The kernel's form (what the agent writes and reads back, what a refresh compares).
+
+export interface RealServerId {
+    address: string;
+    port: number;
+    /** The real server's own address family (may differ from the service's only for "tun"). */
+    addressFamily: Family;
+}
+export interface DestinationSettings {
+    forwarding: ForwardingMethod;
+    weight: number;
+    upperThreshold: number;
+    lowerThreshold: number;
+    /** Only meaningful for "tun"; sent and read back only then. */
+    tunnelType?: TunnelType;
+    tunnelPort?: number;
+    tunnelFlags?: TunnelFlags;
+}
+export interface RealServer extends RealServerId, DestinationSettings {
+    /** Read only counters, filled in by the kernel on reads. */
+    activeConns?: number;
+    inactConns?: number;
+    persistConns?: number;
+    stats?: Stats;
+}
 
 /** How a real server is reached (the kernel's "local" is its own doing, never declared). */
 export type Forwarding = Exclude<ForwardingMethod, "local">;
@@ -142,16 +168,15 @@ export function normalizeRealServer(r: RealServerSpec, service: ServiceKey): Rea
 /** The user's view of a live real server (its port and settings), so that refresh shows drift in the words of
  * the program. */
 export function realServerView(r: RealServer): RealServerSettings & { port: number } {
-    return {
-        port: r.port,
-        forwarding: r.forwarding as Forwarding,
-        weight: r.weight,
-        upperThreshold: r.upperThreshold,
-        lowerThreshold: r.lowerThreshold,
-        ...(r.forwarding === "tun" ? { tunnel: { type: r.tunnelType ?? "ipip",
-            ...(r.tunnelPort ? { port: r.tunnelPort } : {}),
-            ...(r.tunnelFlags && r.tunnelFlags !== "nocsum" ? { checksum: r.tunnelFlags } : {}) } } : {}),
-    };
+    const live = r as unknown as Record<string, unknown>;
+    const view: Record<string, unknown> = { port: r.port };
+    for (const [field, a] of Object.entries(realServerAttributes) as Array<[string, Attribute]>)
+        if (a !== realServerAttributes.tunnel) view[field] = live[a.kernel];
+    if (r.forwarding === "tun") {
+        view.tunnel = { type: r.tunnelType ?? "ipip", ...(r.tunnelPort ? { port: r.tunnelPort } : {}),
+            ...(r.tunnelFlags && r.tunnelFlags !== "nocsum" ? { checksum: r.tunnelFlags } : {}) };
+    }
+    return view as unknown as RealServerSettings & { port: number };
 }
 
 /** What differs between a declared real server and the kernel's, in words ("weight 1 -> 2"): the

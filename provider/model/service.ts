@@ -9,7 +9,44 @@ import {
 } from "./schedulers";
 import type { Scheduler, SchedulerFlag } from "./schedulers";
 import { show } from "./show";
-import type { Family, Protocol, VirtualService, VirtualServiceId } from "./types";
+import type { Family, Protocol, Stats } from "./types";
+
+// The kernel's form (what the agent writes and reads back, what a refresh compares).
+
+/** A virtual service reached by protocol, address and port. */
+export interface AddressServiceId {
+    family: Family;
+    protocol: Protocol;
+    /** IPv4 dotted quad or IPv6 text (read back in canonical compressed form). */
+    address: string;
+    port: number;
+}
+/** A virtual service reached by firewall mark. */
+export interface FwmarkServiceId {
+    family: Family;
+    fwmark: number;
+}
+export type VirtualServiceId = AddressServiceId | FwmarkServiceId;
+
+export interface VirtualServiceSettings {
+    /** Scheduler module name: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, ... */
+    scheduler: string;
+    persistent: boolean;
+    onePacket: boolean;
+    /** SCHED1 | SCHED2 | SCHED3 bits (see schedFlagNames / schedFlagBits for the names). */
+    schedFlags: number;
+    /** Persistence timeout in seconds (the kernel keeps it even when not persistent). */
+    persistenceTimeout: number;
+    /** IPv4: a dotted mask ("255.255.255.255"); IPv6: a prefix length (1..128). */
+    netmask: string | number;
+    /** Persistence engine ("sip"); absent means none. */
+    persistenceEngine?: string;
+}
+
+export type VirtualService = VirtualServiceId & VirtualServiceSettings & {
+    /** Read only: filled in by the kernel on reads. */
+    stats?: Stats;
+};
 
 /** A virtual service: protocol + address + port, or a firewall mark with its family. */
 export interface ServiceKey {

@@ -5,7 +5,21 @@ import { canonicalAddress, familyOf } from "./address";
 import { interfaceNameProblem } from "./interface";
 import { Failure, intRule, Rule } from "./rules";
 import { show } from "./show";
-import type { Daemon, SyncState } from "./types";
+
+// The kernel's form (what the agent writes and reads back, what a refresh compares).
+
+export type SyncState = "master" | "backup";
+
+export interface Daemon {
+    state: SyncState;
+    mcastInterface: string;
+    syncId: number;
+    syncMaxlen?: number;
+    /** IPv4 or IPv6 multicast group. */
+    mcastGroup?: string;
+    mcastPort?: number;
+    mcastTtl?: number;
+}
 
 /** One sync daemon. The settings left out are the kernel's: maxlen from the interface's MTU, group
  * 224.0.0.81, port 8848, ttl 1. maxLen, group, port and ttl need Linux 4.3 or newer. */

@@ -153,8 +153,34 @@ export const sysctlText = (v: SysctlValue | undefined): string => (Array.isArray
 // ------------------------------------------------------------------------------------------------
 // DosProtection: the IPVS defence strategies and the other net.ipv4.vs sysctls of a director.
 
+/** off (0), auto (1 or 2: the kernel switches by available memory), always (3). */
+export type DefenseMode = "off" | "auto" | "always";
+
+/** A DosProtection: the IPVS defence strategies and related net.ipv4.vs sysctls of a director. */
+export interface DosProtectionSpec {
+    /** net.ipv4.vs.drop_entry: drop connection entries at random when memory is short. */
+    dropEntry?: DefenseMode;
+    /** net.ipv4.vs.drop_packet: drop packets at the rate of amDroprate. */
+    dropPacket?: DefenseMode;
+    /** net.ipv4.vs.secure_tcp: shorter timeouts for half-open connections. */
+    secureTcp?: DefenseMode;
+    /** net.ipv4.vs.amemthresh: the available memory (pages) below which auto modes switch on. */
+    amemthresh?: number;
+    /** net.ipv4.vs.am_droprate: drop 1 in this many packets (dropPacket). */
+    amDroprate?: number;
+    /** net.ipv4.vs.expire_nodest_conn: expire a connection at once when its real server is gone. */
+    expireNodestConn?: boolean;
+    /** net.ipv4.vs.expire_quiescent_template: expire persistence templates of a weight-0 real server. */
+    expireQuiescentTemplate?: boolean;
+    /** net.ipv4.vs.conntrack: keep netfilter connection tracking for IPVS connections. */
+    conntrack?: boolean;
+    /** net.ipv4.vs.conn_reuse_mode: 0-3, how a reused source port is rescheduled. */
+    connReuseMode?: number;
+}
+
 /** How a DosProtection field is written: a defence mode (off, auto, always), a boolean, or the integer itself. */
 export type DosKind = "mode" | "bool" | "int";
+/** Each field's sysctl and kind (its rule is the sysctl's, in SYSCTLS). */
 export const dosAttributes = {
     dropEntry: { sysctl: "net.ipv4.vs.drop_entry", kind: "mode" },
     dropPacket: { sysctl: "net.ipv4.vs.drop_packet", kind: "mode" },
@@ -165,12 +191,10 @@ export const dosAttributes = {
     expireQuiescentTemplate: { sysctl: "net.ipv4.vs.expire_quiescent_template", kind: "bool" },
     conntrack: { sysctl: "net.ipv4.vs.conntrack", kind: "bool" },
     connReuseMode: { sysctl: "net.ipv4.vs.conn_reuse_mode", kind: "int" },
-} as const satisfies Record<string, { sysctl: string; kind: DosKind }>;
+} as const satisfies Record<keyof DosProtectionSpec, { sysctl: string; kind: DosKind }>;
 export type DosField = keyof typeof dosAttributes;
 export const dosProtectionFields = Object.keys(dosAttributes) as DosField[];
 
-/** off (0), auto (1 or 2: the kernel switches by available memory), always (3). */
-export type DefenseMode = "off" | "auto" | "always";
 const modes: Record<DefenseMode, number> = { off: 0, auto: 1, always: 3 };
 
 /** A field's value as the sysctl holds it. */

@@ -1,11 +1,11 @@
-// The shared model (provider/model.ts): validation tables for services, real servers and sync daemons
+// The shared model (provider/model): validation tables for services, real servers and sync daemons
 // (each failure names the property, the value and the rule), ipvsadm's defaults, canonical addresses
 // and service names. The limits are ipvsadm 1.31's and the 6.1 kernel's, as the lab shows them (ipvsadm
 // refuses what is listed invalid here, unless a row says the model is deliberately stricter).
 import { describe, expect, it } from "vitest";
 import * as model from "../../provider/model";
-import type { Daemon } from "../../provider/agent/ipvs";
-import { SCHEDULERS } from "../../provider/agent/host";
+import type { Daemon } from "../../provider/model";
+import { SCHEDULERS } from "../../provider/model";
 
 type Row<T> = [name: string, spec: T, property: string, words: string[]];
 

@@ -4,7 +4,7 @@
 import * as model from "../../model";
 import { AgentError } from "../../model/protocol";
 import type { SysctlValue } from "../../model/sysctls";
-import type { RealServer, Timeouts, VirtualService, VirtualServiceId } from "../../model/types";
+import type { RealServer, Timeouts, VirtualService, VirtualServiceId } from "../../model";
 import * as desired from "../desired";
 import type { Desired } from "../desired";
 import { addAddress, deleteAddress, getLink, listAddresses, setLinkUp } from "../host/addresses";

@@ -1,7 +1,7 @@
 // The IPVS table as one request sees it: read once, kept current as the plan's changes are applied; and
 // the names the agent gives services and real servers in its messages and its record.
 import * as model from "../../model";
-import type { RealServer, RealServerId, VirtualService, VirtualServiceId } from "../../model/types";
+import type { RealServer, RealServerId, VirtualService, VirtualServiceId } from "../../model";
 import type { IpvsHandle } from "../ipvs";
 
 export const keyOf = (id: VirtualServiceId) => model.serviceName(id);

@@ -4,7 +4,7 @@ import * as model from "../../model";
 import { AgentError } from "../../model/protocol";
 import type {
     Daemon, RealServer, RealServerId, SyncState, Timeouts, VirtualService, VirtualServiceId,
-} from "../../model/types";
+} from "../../model";
 import type { SysctlValue } from "../../model/sysctls";
 import * as desired from "../desired";
 import { moduleProblem } from "../host/modules";

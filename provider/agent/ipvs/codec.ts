@@ -5,7 +5,7 @@ import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "../../model/addres
 import type {
     Daemon, DestinationSettings, Family, FwmarkServiceId, Info, RealServer, RealServerId, Stats, SyncState, Timeouts,
     VirtualService, VirtualServiceId, VirtualServiceSettings,
-} from "../../model/types";
+} from "../../model";
 import {
     attr, be16, check, name, need, parseAttrs, readName, readU16, readU32, readU64, readU8, u16, u32, u8,
 } from "./attrs";

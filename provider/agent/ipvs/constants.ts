@@ -1,7 +1,7 @@
 // The IPVS generic netlink wire constants, in one table, and the netlink ones around them. The facts come
 // from shared/reference/ipvs-netlink.md, checked against the lab kernel (Debian 6.1).
 // FLUSH (command 17) is deliberately absent: the agent can never send it.
-import type { Family, ForwardingMethod, Protocol, SyncState, TunnelFlags, TunnelType } from "../../model/types";
+import type { Family, ForwardingMethod, Protocol, SyncState, TunnelFlags, TunnelType } from "../../model";
 import { SCHED_BITS } from "../../model/schedulers";
 
 export const IPVS = {

@@ -6,7 +6,7 @@ import { IpvsError, IpvsOpKind } from "../errno";
 import type {
     Daemon, DestinationSettings, Info, RealServer, RealServerId, SyncState, Timeouts, VirtualService,
     VirtualServiceId, VirtualServiceSettings,
-} from "../../model/types";
+} from "../../model";
 import { attr, LE, need, parseAttrs, readU16 } from "./attrs";
 import { describeService, unpackDaemon, unpackDestination, unpackInfo, unpackService, unpackTimeouts } from "./codec";
 import { IPVS, NETLINK } from "./constants";

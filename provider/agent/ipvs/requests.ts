@@ -3,7 +3,7 @@
 import type { IpvsOpKind } from "../errno";
 import type {
     Daemon, DestinationSettings, RealServerId, SyncState, Timeouts, VirtualServiceId, VirtualServiceSettings,
-} from "../../model/types";
+} from "../../model";
 import { ipvsMessage, nest } from "./attrs";
 import {
     describeDestination, describeService, packDaemon, packDaemonState, packDestination, packDestinationId, packService,
