@@ -70,7 +70,10 @@ test("a node record the agent cannot read fails the refresh, naming the file and
     const good = await sh("director1", "cat /var/lib/pulumi-lvs/desired.json");
     try {
         await sh("director1", "printf '{torn' > /var/lib/pulumi-lvs/desired.json");
-        await expect(stack.run("refresh", "--yes")).rejects.toThrow(/\/var\/lib\/pulumi-lvs\/desired\.json is not a record of what pulumi-lvs applied that this agent reads .*the record before the last change is \/var\/lib\/pulumi-lvs\/desired\.prev\.json/);
+        await expect(stack.run("refresh", "--yes")).rejects.toThrow(new RegExp(
+            /\/var\/lib\/pulumi-lvs\/desired\.json is not a record of what pulumi-lvs applied /.source +
+                /that this agent reads .*the record before the last change is /.source +
+                /\/var\/lib\/pulumi-lvs\/desired\.prev\.json/.source));
     } finally {
         await sh("director1", "cat > /var/lib/pulumi-lvs/desired.json", good);
     }

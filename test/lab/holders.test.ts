@@ -77,7 +77,8 @@ describe("services and real servers", () => {
                 "which declared it with other settings (weight 2 -> 3 here)");
         await expect(d1([{ service: { ...svc, scheduler: "wlc" }, holder: "test/vs-b" },
             { service: { protocol: "tcp", address: "10.4.0.2", port: 80 }, holder: "test/vs-c" }]))
-            .rejects.toThrow(/service tcp\/10\.4\.0\.1:80 is held by test\/vs-a, which declared it with other settings \(scheduler "rr" -> "wlc" here\)/);
+            .rejects.toThrow(new RegExp(/service tcp\/10\.4\.0\.1:80 is held by test\/vs-a, /.source +
+                /which declared it with other settings \(scheduler "rr" -> "wlc" here\)/.source));
         expect(await ours()).toEqual(table);
         // Its own holder changes it (an update), with the adopt the provider sends.
         expect((await d1([{ service: svc, realServer: { ...rs, weight: 3 }, holder: "test/rs-a", adopt: true }]))
@@ -172,7 +173,9 @@ describe("the node's record", () => {
             await sh("rs2", "printf '{torn' > /var/lib/pulumi-lvs/desired.json");
             const agent = await agentFor(labConnection("rs2"));
             const p = await agent.request<{ recordProblem?: string }>("probe");
-            expect(p.recordProblem).toMatch(/^\/var\/lib\/pulumi-lvs\/desired\.json is not a record of what pulumi-lvs applied that this agent reads \(.*\); the record before the last change is \/var\/lib\/pulumi-lvs\/desired\.prev\.json/);
+            expect(p.recordProblem).toMatch(new RegExp(/^\/var\/lib\/pulumi-lvs\/desired\.json is not /.source +
+                /a record of what pulumi-lvs applied that this agent reads \(.*\); /.source +
+                /the record before the last change is \/var\/lib\/pulumi-lvs\/desired\.prev\.json/.source));
             await expect(rs2([{ address: "10.4.9.1", interface: "lo", holder: "test/r-a" }]))
                 .rejects.toThrow(/Do not delete it: it holds the values the sysctls and timeouts had/);
             expect(await sh("rs2", "ip -o addr show dev lo")).not.toContain("10.4.9.1");

@@ -1,4 +1,4 @@
-// provider/agent/host.ts against the real lab kernel: addresses over rtnetlink, sysctls, modules, probe.
+// The folder provider/agent/host/ against the real lab kernel: addresses over rtnetlink, sysctls, modules, probe.
 // `ip`, `cat /proc/sys/...` and /proc/modules in the same host are the oracle. Each test owns its addresses
 // (10.0.0.220-239, fd00::220-239), removes what it added and restores every sysctl it changed, also when
 // it fails (a shell safety net after the node process). Other tests run on the same VM at the same time.
@@ -10,7 +10,9 @@ interface Result { value?: any; error?: string; code?: string; stdout?: string }
 
 /** Runs the steps in one node process in the guest (one ssh round trip), then `finally` in the shell. */
 async function run(host: string, steps: Step[], finallySh = "true"): Promise<Result[]> {
-    const out = await sh(host, `cd ${repo} && node test/lab/host-driver.js; rc=$?; { ${finallySh}; } >/dev/null 2>&1; exit $rc`, JSON.stringify(steps));
+    const out = await sh(host,
+        `cd ${repo} && node test/lab/host-driver.js; rc=$?; { ${finallySh}; } >/dev/null 2>&1; exit $rc`,
+        JSON.stringify(steps));
     const results = JSON.parse(out) as Result[];
     expect(results).toHaveLength(steps.length);
     return results;
@@ -31,7 +33,8 @@ afterAll(closeLab);
 // every test below works on its own host, so they run side by side
 describe.concurrent("host operations on the lab kernel", () => {
     describe("addresses over rtnetlink", () => {
-        it("adds, lists and deletes a /32 and a /128 on lo and prefixed addresses on lan0 (rs1), with precise errnos", async () => {
+        it("adds, lists and deletes a /32 and a /128 on lo and prefixed addresses on lan0 (rs1), " +
+            "with precise errnos", async () => {
             const r = await run("rs1", [
                 { sh: "ip -o addr show dev lo; echo ==; ip -o addr show dev lan0" },
                 call("addAddress", "lo", "10.0.0.220"),
@@ -53,7 +56,8 @@ describe.concurrent("host operations on the lab kernel", () => {
                 { sh: "ip -o addr show dev lo; echo ==; ip -o addr show dev lan0" },
                 call("addAddress", "nosuch0", "10.0.0.220"),
                 call("listAddresses", "nosuch0"),
-            ], "ip addr del 10.0.0.220/32 dev lo; ip addr del fd00::220/128 dev lo; ip addr del 10.0.0.221/24 dev lan0; ip addr del fd00::221/64 dev lan0");
+            ], "ip addr del 10.0.0.220/32 dev lo; ip addr del fd00::220/128 dev lo; " +
+                "ip addr del 10.0.0.221/24 dev lan0; ip addr del fd00::221/64 dev lan0");
 
             const [lo0, lan0] = r[0].stdout!.split("==");
             expect(mine(inets(lo0))).toEqual([]);
@@ -74,13 +78,15 @@ describe.concurrent("host operations on the lab kernel", () => {
             expect(lan1).toMatch(/inet 10\.0\.0\.221\/24 scope global secondary lan0/);
 
             // listAddresses agrees with ip, address for address (all of them, not only ours)
-            const listed = (x: Result) => (ok(x) as { address: string; prefixLength: number }[]).map((a) => `${a.address}/${a.prefixLength}`).sort();
+            const listed = (x: Result) => (ok(x) as { address: string; prefixLength: number }[])
+                .map((a) => `${a.address}/${a.prefixLength}`).sort();
             expect(listed(r[8])).toEqual(inets(lo1));
             expect(listed(r[9])).toEqual(inets(lan1));
             const vip = (ok(r[8]) as any[]).find((a) => a.address === "fd00::220");
             expect(vip).toMatchObject({ interface: "lo", family: 6, prefixLength: 128, scope: 0 });
             expect(vip.flags).toContain("nodad");
-            expect((ok(r[8]) as any[]).find((a) => a.address === "10.0.0.220")).toMatchObject({ family: 4, prefixLength: 32, label: "lo" });
+            expect((ok(r[8]) as any[]).find((a) => a.address === "10.0.0.220"))
+                .toMatchObject({ family: 4, prefixLength: 32, label: "lo" });
 
             // another prefix is another address: EADDRNOTAVAIL, and the /32 stays until deleted by its prefix
             expect(r[10]).toMatchObject({ code: "EADDRNOTAVAIL" });
@@ -146,13 +152,15 @@ describe.concurrent("host operations on the lab kernel", () => {
 
     describe("sysctls through /proc/sys", () => {
         it("sets and restores arp_ignore / arp_announce on all and lan0 (rs3), cat as the oracle", async () => {
-            const names = ["net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.lan0.arp_ignore", "net.ipv4.conf.all.arp_announce", "net.ipv4.conf.lan0.arp_announce"];
+            const names = ["net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.lan0.arp_ignore",
+                "net.ipv4.conf.all.arp_announce", "net.ipv4.conf.lan0.arp_announce"];
             const cat = { sh: "cat " + names.map(proc).join(" ") };
             const a = await run("rs3", [...names.map((n) => call("getSysctl", n)), cat]);
             const before = names.map((_, i) => ok(a[i]) as number);
             expect(a[4].stdout!.trim().split("\n").map(Number)).toEqual(before);
             // a value different from the current one, so that the write is visible
-            const wanted = names.map((n, i) => n.endsWith("arp_ignore") ? (before[i] === 1 ? 2 : 1) : (before[i] === 2 ? 1 : 2));
+            const wanted = names.map((n, i) =>
+                n.endsWith("arp_ignore") ? (before[i] === 1 ? 2 : 1) : (before[i] === 2 ? 1 : 2));
 
             const b = await run("rs3", [
                 ...names.map((n, i) => call("setSysctl", n, wanted[i])),
@@ -184,7 +192,8 @@ describe.concurrent("host operations on the lab kernel", () => {
             const secure = before[1] === 3 ? 0 : 3;
             const threshold: [number, number] = before[2][0] === 7 ? [8, 90] : [7, 90];
 
-            const restoreSh = `echo ${before[0]} > ${proc(names[0])}; echo ${before[1]} > ${proc(names[1])}; echo '${before[2][0]} ${before[2][1]}' > ${proc(names[2])}`;
+            const restoreSh = `echo ${before[0]} > ${proc(names[0])}; echo ${before[1]} > ${proc(names[1])}; ` +
+                `echo '${before[2][0]} ${before[2][1]}' > ${proc(names[2])}`;
             const b = await run("director2", [
                 call("setSysctl", names[0], drop),
                 call("setSysctl", names[1], secure),
@@ -210,13 +219,15 @@ describe.concurrent("host operations on the lab kernel", () => {
     });
 
     describe("modules and probe", () => {
-        it("loads schedulers through the kernel's modprobe, refuses others, and the probe matches the kernel (director1)", async () => {
+        it("loads schedulers through the kernel's modprobe, refuses others, and the probe matches the kernel " +
+            "(director1)", async () => {
             const scheds = "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos";
             const r = await run("director1", [
                 call("loadModule", "ip_vs_ovf"),
                 call("loadModule", "ip_vs_lblc"),
                 call("loadModule", "ip_vs_lblc"),
-                { sh: "grep -E '^ip_vs_(ovf|lblc) ' /proc/modules | cut -d' ' -f1 | sort; cat /proc/sys/net/ipv4/vs/lblc_expiration" },
+                { sh: "grep -E '^ip_vs_(ovf|lblc) ' /proc/modules | cut -d' ' -f1 | sort; " +
+                    "cat /proc/sys/net/ipv4/vs/lblc_expiration" },
                 call("getSysctl", "net.ipv4.vs.lblc_expiration"),
                 call("loadModule", "ip_vs_twos"),
                 call("loadModule", "nf_tables"),
@@ -224,8 +235,10 @@ describe.concurrent("host operations on the lab kernel", () => {
                 call("probe"),
                 {
                     sh: `uname -r; head -1 /proc/net/ip_vs; for s in ${scheds}; do m=ip_vs_$s; ` +
-                        `if grep -q "^$m " /proc/modules; then st=loaded; elif [ -d /sys/module/$m ]; then st=builtin; ` +
-                        `elif grep -q "/$m.ko" /lib/modules/$(uname -r)/modules.dep; then st=available; else st=missing; fi; echo "$s $st"; done`,
+                        `if grep -q "^$m " /proc/modules; then st=loaded; ` +
+                        `elif [ -d /sys/module/$m ]; then st=builtin; ` +
+                        `elif grep -q "/$m.ko" /lib/modules/$(uname -r)/modules.dep; then st=available; ` +
+                        `else st=missing; fi; echo "$s $st"; done`,
                 },
             ]);
             expect(["available", "loaded"]).toContain(ok(r[0]));

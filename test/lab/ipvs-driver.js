@@ -18,9 +18,13 @@ async function main() {
     for (const step of steps) {
         if (step.sh !== undefined) {
             try {
-                results.push({ ok: true, out: execSync(step.sh, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) });
+                results.push({
+                    ok: true, out: execSync(step.sh, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+                });
             } catch (e) {
-                results.push({ ok: false, out: String(e.stdout ?? ""), error: { message: String(e.stderr || e.message) } });
+                results.push({
+                    ok: false, out: String(e.stdout ?? ""), error: { message: String(e.stderr || e.message) },
+                });
             }
             continue;
         }

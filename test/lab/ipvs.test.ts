@@ -31,7 +31,9 @@ function value<T>(r: Result): T {
 }
 
 const call = (name: string, ...args: unknown[]): Step => ({ call: name, args });
-const withoutStats = <T extends { stats?: unknown; activeConns?: unknown; inactConns?: unknown; persistConns?: unknown }>(x: T) => {
+const withoutStats = <T extends {
+    stats?: unknown; activeConns?: unknown; inactConns?: unknown; persistConns?: unknown
+}>(x: T) => {
     const { stats: _s, activeConns: _a, inactConns: _i, persistConns: _p, ...rest } = x;
     return rest;
 };
@@ -43,10 +45,12 @@ function rulesOf(out: string, keys: string[]): string[] {
     return out.split("\n").filter(l => keys.some(k => l.includes(` ${k} `))).sort();
 }
 const ruleKey = (id: VirtualServiceId) => ("fwmark" in id ? `-f ${id.fwmark}` :
-    `${{ tcp: "-t", udp: "-u", sctp: "--sctp-service" }[id.protocol]} ${id.family === "inet6" ? `[${id.address}]` : id.address}:${id.port}`);
+    `${{ tcp: "-t", udp: "-u", sctp: "--sctp-service" }[id.protocol]} ` +
+        `${id.family === "inet6" ? `[${id.address}]` : id.address}:${id.port}`);
 
 const base: VirtualServiceSettings = {
-    scheduler: "wlc", persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0, netmask: "255.255.255.255",
+    scheduler: "wlc", persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0,
+    netmask: "255.255.255.255",
 };
 const v6base: VirtualServiceSettings = { ...base, netmask: 128 };
 const { SCHED1, SCHED2 } = IPVS.svcFlag;
@@ -59,11 +63,13 @@ describe("IpvsHandle against the lab kernel", () => {
         const cases: Array<[VirtualService, string, VirtualService, string]> = [
             [{ family: "inet", protocol: "tcp", address: "10.0.0.200", port: 80, ...base },
                 "-A -t 10.0.0.200:80 -s wlc",
-                { family: "inet", protocol: "tcp", address: "10.0.0.200", port: 80, ...base, scheduler: "rr", persistent: true, persistenceTimeout: 600, netmask: "255.255.255.0" },
+                { family: "inet", protocol: "tcp", address: "10.0.0.200", port: 80, ...base, scheduler: "rr",
+                    persistent: true, persistenceTimeout: 600, netmask: "255.255.255.0" },
                 "-A -t 10.0.0.200:80 -s rr -p 600 -M 255.255.255.0"],
             [{ family: "inet", protocol: "udp", address: "10.0.0.201", port: 53, ...base, scheduler: "rr" },
                 "-A -u 10.0.0.201:53 -s rr",
-                { family: "inet", protocol: "udp", address: "10.0.0.201", port: 53, ...base, scheduler: "rr", onePacket: true },
+                { family: "inet", protocol: "udp", address: "10.0.0.201", port: 53, ...base, scheduler: "rr",
+                    onePacket: true },
                 "-A -u 10.0.0.201:53 -s rr -o"],
             [{ family: "inet", protocol: "sctp", address: "10.0.0.202", port: 9999, ...base, scheduler: "lc" },
                 "-A --sctp-service 10.0.0.202:9999 -s lc",
@@ -75,46 +81,61 @@ describe("IpvsHandle against the lab kernel", () => {
                 "-A -f 2000 -s sh -b sh-port"],
             [{ family: "inet6", protocol: "tcp", address: "fd00::200", port: 443, ...v6base, scheduler: "sed" },
                 "-A -t [fd00::200]:443 -s sed",
-                { family: "inet6", protocol: "tcp", address: "fd00::200", port: 443, ...v6base, scheduler: "sed", persistent: true, persistenceTimeout: 300, netmask: 64 },
+                { family: "inet6", protocol: "tcp", address: "fd00::200", port: 443, ...v6base, scheduler: "sed",
+                    persistent: true, persistenceTimeout: 300, netmask: 64 },
                 "-A -t [fd00::200]:443 -s sed -p 300 -M 64"],
             // a persistence timeout without the PERSISTENT flag is not persistence
-            [{ family: "inet6", fwmark: 2001, ...v6base, scheduler: "nq", persistent: true, persistenceTimeout: 300, netmask: 64 },
+            [{ family: "inet6", fwmark: 2001, ...v6base, scheduler: "nq", persistent: true, persistenceTimeout: 300,
+                netmask: 64 },
                 "-A -f 2001 -6 -s nq -p 300 -M 64",
-                { family: "inet6", fwmark: 2001, ...v6base, scheduler: "nq", persistent: false, persistenceTimeout: 300, netmask: 64 },
+                { family: "inet6", fwmark: 2001, ...v6base, scheduler: "nq", persistent: false, persistenceTimeout: 300,
+                    netmask: 64 },
                 "-A -f 2001 -6 -s nq"],
-            [{ family: "inet", protocol: "tcp", address: "10.0.0.203", port: 0, ...base, persistent: true, persistenceTimeout: 1800, netmask: "255.255.255.0" },
+            [{ family: "inet", protocol: "tcp", address: "10.0.0.203", port: 0, ...base, persistent: true,
+                persistenceTimeout: 1800, netmask: "255.255.255.0" },
                 "-A -t 10.0.0.203:0 -s wlc -p 1800 -M 255.255.255.0",
-                { family: "inet", protocol: "tcp", address: "10.0.0.203", port: 0, ...base, persistent: true, persistenceTimeout: 1801, netmask: "255.255.0.0" },
+                { family: "inet", protocol: "tcp", address: "10.0.0.203", port: 0, ...base, persistent: true,
+                    persistenceTimeout: 1801, netmask: "255.255.0.0" },
                 "-A -t 10.0.0.203:0 -s wlc -p 1801 -M 255.255.0.0"],
             // leaving the persistence engine out of SET_SERVICE removes it
-            [{ family: "inet", protocol: "udp", address: "10.0.0.204", port: 5060, ...base, scheduler: "rr", persistent: true, persistenceTimeout: 120, onePacket: true, persistenceEngine: "sip" },
+            [{ family: "inet", protocol: "udp", address: "10.0.0.204", port: 5060, ...base, scheduler: "rr",
+                persistent: true, persistenceTimeout: 120, onePacket: true, persistenceEngine: "sip" },
                 "-A -u 10.0.0.204:5060 -s rr -p 120 --pe sip -o",
-                { family: "inet", protocol: "udp", address: "10.0.0.204", port: 5060, ...base, scheduler: "rr", persistent: true, persistenceTimeout: 120, onePacket: true },
+                { family: "inet", protocol: "udp", address: "10.0.0.204", port: 5060, ...base, scheduler: "rr",
+                    persistent: true, persistenceTimeout: 120, onePacket: true },
                 "-A -u 10.0.0.204:5060 -s rr -p 120 -o"],
-            [{ family: "inet", protocol: "udp", address: "10.0.0.205", port: 514, ...base, scheduler: "rr", onePacket: true, persistenceTimeout: 300 },
+            [{ family: "inet", protocol: "udp", address: "10.0.0.205", port: 514, ...base, scheduler: "rr",
+                onePacket: true, persistenceTimeout: 300 },
                 "-A -u 10.0.0.205:514 -s rr -o",
-                { family: "inet", protocol: "udp", address: "10.0.0.205", port: 514, ...base, scheduler: "rr", onePacket: false, persistenceTimeout: 300, persistent: true },
+                { family: "inet", protocol: "udp", address: "10.0.0.205", port: 514, ...base, scheduler: "rr",
+                    onePacket: false, persistenceTimeout: 300, persistent: true },
                 "-A -u 10.0.0.205:514 -s rr -p 300"],
-            [{ family: "inet", protocol: "tcp", address: "10.0.0.206", port: 80, ...base, scheduler: "sh", schedFlags: SCHED1 | SCHED2 },
+            [{ family: "inet", protocol: "tcp", address: "10.0.0.206", port: 80, ...base, scheduler: "sh",
+                schedFlags: SCHED1 | SCHED2 },
                 "-A -t 10.0.0.206:80 -s sh -b sh-fallback,sh-port",
-                { family: "inet", protocol: "tcp", address: "10.0.0.206", port: 80, ...base, scheduler: "sh", schedFlags: SCHED1 },
+                { family: "inet", protocol: "tcp", address: "10.0.0.206", port: 80, ...base, scheduler: "sh",
+                    schedFlags: SCHED1 },
                 "-A -t 10.0.0.206:80 -s sh -b sh-fallback"],
-            [{ family: "inet", protocol: "tcp", address: "10.0.0.207", port: 80, ...base, scheduler: "mh", schedFlags: SCHED2 },
+            [{ family: "inet", protocol: "tcp", address: "10.0.0.207", port: 80, ...base, scheduler: "mh",
+                schedFlags: SCHED2 },
                 "-A -t 10.0.0.207:80 -s mh -b mh-port",
-                { family: "inet", protocol: "tcp", address: "10.0.0.207", port: 80, ...base, scheduler: "mh", schedFlags: SCHED1 | SCHED2 },
+                { family: "inet", protocol: "tcp", address: "10.0.0.207", port: 80, ...base, scheduler: "mh",
+                    schedFlags: SCHED1 | SCHED2 },
                 "-A -t 10.0.0.207:80 -s mh -b mh-fallback,mh-port"],
         ];
         const ids = cases.map(([s]) => s);
         const keys = ids.map(ruleKey);
         // the IPv6 address goes in non-canonical and must come back canonical
-        const sent = cases.map(([s]) => (s.family === "inet6" && "address" in s ? { ...s, address: "FD00:0:0::0200" } : s));
+        const sent = cases.map(([s]) =>
+            (s.family === "inet6" && "address" in s ? { ...s, address: "FD00:0:0::0200" } : s));
         const steps: Step[] = [
             ...ids.map(id => call("deleteService", id)), // leftovers of an interrupted run of this test
             ...sent.map(s => call("addService", s)),
             call("services"),
             ...ids.map(id => call("service", id)),
             { sh: "ipvsadm -Sn" },
-            { raw: ipvsMessage(IPVS.cmd.GET_SERVICE, [nest(IPVS.cmdAttr.SERVICE, packServiceId(ids[0]))]).toString("hex") },
+            { raw: ipvsMessage(IPVS.cmd.GET_SERVICE, [nest(IPVS.cmdAttr.SERVICE, packServiceId(ids[0]))])
+                .toString("hex") },
             ...cases.map(([, , u]) => call("updateService", u)),
             call("services"),
             { sh: "ipvsadm -Sn" },
@@ -128,7 +149,8 @@ describe("IpvsHandle against the lab kernel", () => {
         for (let k = 0; k < n; k++, i++) expect(r[i], `add ${idKey(ids[k])}`).toMatchObject({ ok: true });
         const mine = (list: VirtualService[]) => {
             const wanted = new Set(ids.map(idKey));
-            return list.filter(s => wanted.has(idKey(s))).map(withoutStats).sort((a, b) => idKey(a).localeCompare(idKey(b)));
+            return list.filter(s => wanted.has(idKey(s))).map(withoutStats)
+                .sort((a, b) => idKey(a).localeCompare(idKey(b)));
         };
         const sorted = (list: VirtualService[]) => [...list].sort((a, b) => idKey(a).localeCompare(idKey(b)));
         const dumped = value<VirtualService[]>(r[i++]);
@@ -166,7 +188,8 @@ describe("IpvsHandle against the lab kernel", () => {
             [svc, rs("10.1.0.21", 8080, { forwarding: "nat", weight: 3, upperThreshold: 100, lowerThreshold: 50 }),
                 "-a -t 10.0.0.210:80 -r 10.1.0.21:8080 -m -w 3"],
             [svc, rs("10.0.0.21", 80, { weight: 0 }), "-a -t 10.0.0.210:80 -r 10.0.0.21:80 -g -w 0"],
-            [svc, rs("10.0.0.22", 80, { ...tun, tunnelType: "ipip", weight: 2 }), "-a -t 10.0.0.210:80 -r 10.0.0.22:80 -i -w 2 --tun-type ipip"],
+            [svc, rs("10.0.0.22", 80, { ...tun, tunnelType: "ipip", weight: 2 }),
+                "-a -t 10.0.0.210:80 -r 10.0.0.22:80 -i -w 2 --tun-type ipip"],
             [svc, rs("10.0.0.23", 80, { ...tun, tunnelType: "gue", tunnelPort: 6080, tunnelFlags: "csum" }),
                 "-a -t 10.0.0.210:80 -r 10.0.0.23:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum"],
             [svc, rs("10.0.0.24", 80, { ...tun, tunnelType: "gre", tunnelFlags: "csum" }),
@@ -181,12 +204,17 @@ describe("IpvsHandle against the lab kernel", () => {
             [svc6, rs("fd00::21", 53, { forwarding: "nat" }), "-a -u [fd00::210]:53 -r [fd00::21]:53 -m -w 1"],
         ];
         const updated: Array<[VirtualService, RealServer, string]> = [
-            [svc, rs("10.1.0.21", 8080, { forwarding: "nat", weight: 0 }), "-a -t 10.0.0.210:80 -r 10.1.0.21:8080 -m -w 0"],
-            [svc, rs("10.0.0.21", 80, { ...tun, tunnelType: "gue", tunnelPort: 6090, tunnelFlags: "remcsum", weight: 7, upperThreshold: 9 }),
+            [svc, rs("10.1.0.21", 8080, { forwarding: "nat", weight: 0 }),
+                "-a -t 10.0.0.210:80 -r 10.1.0.21:8080 -m -w 0"],
+            [svc, rs("10.0.0.21", 80,
+                { ...tun, tunnelType: "gue", tunnelPort: 6090, tunnelFlags: "remcsum", weight: 7, upperThreshold: 9 }),
                 "-a -t 10.0.0.210:80 -r 10.0.0.21:80 -i -w 7 --tun-type gue --tun-port 6090 --tun-remcsum"],
-            [svc, rs("10.0.0.23", 80, { ...tun, tunnelType: "ipip" }), "-a -t 10.0.0.210:80 -r 10.0.0.23:80 -i -w 1 --tun-type ipip"],
-            [svc, rs("10.0.0.24", 80, { lowerThreshold: 4, upperThreshold: 8 }), "-a -t 10.0.0.210:80 -r 10.0.0.24:80 -g -w 1"],
-            [svc6, rs("fd00::21", 53, { forwarding: "dr", weight: 4 }), "-a -u [fd00::210]:53 -r [fd00::21]:53 -g -w 4"],
+            [svc, rs("10.0.0.23", 80, { ...tun, tunnelType: "ipip" }),
+                "-a -t 10.0.0.210:80 -r 10.0.0.23:80 -i -w 1 --tun-type ipip"],
+            [svc, rs("10.0.0.24", 80, { lowerThreshold: 4, upperThreshold: 8 }),
+                "-a -t 10.0.0.210:80 -r 10.0.0.24:80 -g -w 1"],
+            [svc6, rs("fd00::21", 53, { forwarding: "dr", weight: 4 }),
+                "-a -u [fd00::210]:53 -r [fd00::21]:53 -g -w 4"],
         ];
         const gone: Array<[VirtualService, RealServer]> = [[svc, added[2][1]], [fwm, added[7][1]]];
         const services = [svc, fwm, svc6];
@@ -195,11 +223,13 @@ describe("IpvsHandle against the lab kernel", () => {
             ...services.map(s => call("deleteService", s)),
             ...services.map(s => call("addService", s)),
             // the real server's IPv6 address goes in non-canonical
-            ...added.map(([s, d]) => call("addDestination", s, d.address === "fd00::21" ? { ...d, address: "FD00:0::0021" } : d)),
+            ...added.map(([s, d]) =>
+                call("addDestination", s, d.address === "fd00::21" ? { ...d, address: "FD00:0::0021" } : d)),
             ...services.map(s => call("destinations", s)),
             { sh: "ipvsadm -Sn; echo ----; ipvsadm -Ln --thresholds" },
             ...updated.map(([s, d]) => call("updateDestination", s, d)),
-            ...gone.map(([s, d]) => call("deleteDestination", s, { address: d.address, port: d.port, addressFamily: d.addressFamily })),
+            ...gone.map(([s, d]) =>
+                call("deleteDestination", s, { address: d.address, port: d.port, addressFamily: d.addressFamily })),
             ...services.map(s => call("destinations", s)),
             { sh: "ipvsadm -Sn; echo ----; ipvsadm -Ln --thresholds" },
             ...services.map(s => call("deleteService", s)),
@@ -209,24 +239,28 @@ describe("IpvsHandle against the lab kernel", () => {
         let i = services.length;
         for (const s of services) expect(r[i++], `add ${idKey(s)}`).toMatchObject({ ok: true });
         for (const [, d] of added) expect(r[i++], `add ${d.address}`).toMatchObject({ ok: true });
-        const byKey = (list: RealServer[]) => list.map(withoutStats).sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
+        const byKey = (list: RealServer[]) =>
+            list.map(withoutStats).sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
         const expectDests = (table: Array<[VirtualService, RealServer, string?]>) => {
             for (const s of services) {
                 const got = value<RealServer[]>(r[i++]);
                 expect(byKey(got), idKey(s)).toEqual(byKey(table.filter(([x]) => x === s).map(([, d]) => d)));
-                for (const d of got) expect(d).toMatchObject({ activeConns: 0, inactConns: 0, persistConns: 0, stats: { conns: 0 } });
+                for (const d of got)
+                    expect(d).toMatchObject({ activeConns: 0, inactConns: 0, persistConns: 0, stats: { conns: 0 } });
             }
         };
         expectDests(added);
         const [rules1, thresholds1] = r[i++].out!.split("----\n");
         expect(rulesOf(rules1, keys)).toEqual(
-            ["-A -t 10.0.0.210:80 -s wlc", "-A -f 2010 -s rr", "-A -u [fd00::210]:53 -s wlc", ...added.map(a => a[2])].sort());
+            ["-A -t 10.0.0.210:80 -s wlc", "-A -f 2010 -s rr", "-A -u [fd00::210]:53 -s wlc",
+                ...added.map(a => a[2])].sort());
         // --thresholds: "  -> 10.1.0.21:8080   100   50   0   0"
         expect(thresholds1).toMatch(/-> 10\.1\.0\.21:8080\s+100\s+50\s+0\s+0/);
         for (const [, d] of updated) expect(r[i++], `update ${d.address}`).toMatchObject({ ok: true });
         for (const [, d] of gone) expect(r[i++], `delete ${d.address}`).toMatchObject({ ok: true });
         const now = added.filter(([s, d]) => !gone.some(([gs, gd]) => gs === s && gd === d))
-            .map(([s, d, l]) => updated.find(([us, ud]) => us === s && ud.address === d.address && ud.port === d.port) ?? [s, d, l] as [VirtualService, RealServer, string]);
+            .map(([s, d, l]) => updated.find(([us, ud]) => us === s && ud.address === d.address && ud.port === d.port)
+                ?? [s, d, l] as [VirtualService, RealServer, string]);
         expectDests(now);
         const [rules2, thresholds2] = r[i++].out!.split("----\n");
         expect(rulesOf(rules2, keys).filter(l => l.startsWith("-a"))).toEqual(now.map(a => a[2]).sort());
@@ -243,13 +277,17 @@ describe("IpvsHandle against the lab kernel", () => {
         const id: VirtualServiceId = { family: "inet", protocol: "tcp", address: "10.0.0.211", port: 80 };
         const svc: VirtualService = { ...id, ...base };
         const v6: VirtualService = { family: "inet6", protocol: "tcp", address: "fd00::211", port: 80, ...v6base };
-        const d: RealServer = { address: "10.0.0.21", port: 80, addressFamily: "inet", forwarding: "dr", weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+        const d: RealServer = {
+            address: "10.0.0.21", port: 80, addressFamily: "inet", forwarding: "dr", weight: 1, upperThreshold: 0,
+            lowerThreshold: 0,
+        };
         const d2 = { ...d, address: "10.0.0.22" };
         // a NEW_SERVICE with an attribute this kernel does not know (type 30): silently ignored
         const unknownAttr = ipvsMessage(IPVS.cmd.NEW_SERVICE, [nest(IPVS.cmdAttr.SERVICE,
             [...packService({ family: "inet", fwmark: 2011, ...base }), attr(30, Buffer.from([1, 2, 3, 4]))])]);
         const steps: Step[] = [
-            call("deleteService", id), call("deleteService", v6), call("deleteService", { family: "inet", fwmark: 2011 }),
+            call("deleteService", id), call("deleteService", v6),
+            call("deleteService", { family: "inet", fwmark: 2011 }),
             call("updateService", svc),                                   // 3 ESRCH
             call("deleteService", id),                                    // 4 ESRCH
             call("zero", id),                                             // 5 ESRCH
@@ -266,8 +304,10 @@ describe("IpvsHandle against the lab kernel", () => {
             call("addDestination", id, d),                                // 16 EEXIST
             call("updateDestination", id, d2),                            // 17 ENOENT
             call("deleteDestination", id, d2),                            // 18 ENOENT
-            call("addDestination", id, { ...d, address: "fd00::26", addressFamily: "inet6" }), // 19 EINVAL: mixed family, not tun
-            call("addDestination", id, { ...d2, forwarding: "tun", tunnelType: "gue", tunnelPort: 0 }), // 20 EINVAL: GUE without port
+            call("addDestination", id,
+                { ...d, address: "fd00::26", addressFamily: "inet6" }),   // 19 EINVAL: mixed family, not tun
+            call("addDestination", id,
+                { ...d2, forwarding: "tun", tunnelType: "gue", tunnelPort: 0 }), // 20 EINVAL: GUE without port
             call("destinations", id),                                     // 21 only d
             call("deleteService", id),                                    // 22 ok
             call("deleteService", id),                                    // 23 ESRCH
@@ -300,8 +340,10 @@ describe("IpvsHandle against the lab kernel", () => {
         err(16, "EEXIST", "add destination 10.0.0.21:80 to service tcp 10.0.0.211:80", "destination already exists");
         err(17, "ENOENT", "update destination 10.0.0.22:80 of service tcp 10.0.0.211:80", "no such destination");
         err(18, "ENOENT", "delete destination 10.0.0.22:80 from service tcp 10.0.0.211:80", "no such destination");
-        err(19, "EINVAL", "add destination [fd00::26]:80 to service tcp 10.0.0.211:80", "invalid operation or combination");
-        err(20, "EINVAL", "add destination 10.0.0.22:80 to service tcp 10.0.0.211:80", "invalid operation or combination");
+        err(19, "EINVAL", "add destination [fd00::26]:80 to service tcp 10.0.0.211:80",
+            "invalid operation or combination");
+        err(20, "EINVAL", "add destination 10.0.0.22:80 to service tcp 10.0.0.211:80",
+            "invalid operation or combination");
         expect(value<RealServer[]>(r[21]).map(withoutStats)).toEqual([d]);
         expect(r[22]).toMatchObject({ ok: true });
         err(23, "ESRCH", "delete service tcp 10.0.0.211:80", "no such service");
@@ -315,7 +357,10 @@ describe("IpvsHandle against the lab kernel", () => {
         const [before, info] = await run("director2", [call("timeouts"), { sh: "ipvsadm -Ln --timeout" }]);
         const t0 = value<{ tcp: number; tcpFin: number; udp: number }>(before);
         expect(info.out).toBe(`Timeout (tcp tcpfin udp): ${t0.tcp} ${t0.tcpFin} ${t0.udp}\n`);
-        const tcpZero = ipvsMessage(IPVS.cmd.SET_CONFIG, [attr(IPVS.cmdAttr.TIMEOUT_TCP, Buffer.alloc(4)), attr(IPVS.cmdAttr.TIMEOUT_UDP, Buffer.from([45, 0, 0, 0]))]);
+        const tcpZero = ipvsMessage(IPVS.cmd.SET_CONFIG, [
+            attr(IPVS.cmdAttr.TIMEOUT_TCP, Buffer.alloc(4)),
+            attr(IPVS.cmdAttr.TIMEOUT_UDP, Buffer.from([45, 0, 0, 0])),
+        ]);
         const r = await run("director2", [
             call("setTimeouts", { tcp: 901 }),
             call("timeouts"),
@@ -333,7 +378,8 @@ describe("IpvsHandle against the lab kernel", () => {
         expect(r[2].out).toBe(`Timeout (tcp tcpfin udp): 901 ${t0.tcpFin} ${t0.udp}\n`);
         expect(value(r[4])).toEqual({ tcp: 901, tcpFin: 31, udp: 61 });
         expect(r[5]).toMatchObject({ ok: true });
-        expect(value(r[6])).toEqual({ tcp: 901, tcpFin: 31, udp: 45 }); // tcp 0 = unchanged (little-endian raw: x86 lab)
+        expect(value(r[6]))
+            .toEqual({ tcp: 901, tcpFin: 31, udp: 45 }); // tcp 0 = unchanged (little-endian raw: x86 lab)
         expect(value(r[8])).toEqual(t0);
         expect(r[9].out).toBe(`Timeout (tcp tcpfin udp): ${t0.tcp} ${t0.tcpFin} ${t0.udp}\n`);
     });
@@ -341,8 +387,14 @@ describe("IpvsHandle against the lab kernel", () => {
     it("sync daemons: master and backup with every setting, defaults, EEXIST and ESRCH", async () => {
         const [pre] = await run("director2", [call("daemons")]);
         expect(value(pre), "a sync daemon already runs on director2: another test owns it").toEqual([]);
-        const master = { state: "master", mcastInterface: "back0", syncId: 7, syncMaxlen: 1200, mcastGroup: "239.1.2.3", mcastPort: 8850, mcastTtl: 2 };
-        const backup = { state: "backup", mcastInterface: "back0", syncId: 9, syncMaxlen: 1400, mcastGroup: "FF02:0::1:0081", mcastPort: 8849, mcastTtl: 1 };
+        const master = {
+            state: "master", mcastInterface: "back0", syncId: 7, syncMaxlen: 1200, mcastGroup: "239.1.2.3",
+            mcastPort: 8850, mcastTtl: 2,
+        };
+        const backup = {
+            state: "backup", mcastInterface: "back0", syncId: 9, syncMaxlen: 1400, mcastGroup: "FF02:0::1:0081",
+            mcastPort: 8849, mcastTtl: 1,
+        };
         const r = await run("director2", [
             call("startDaemon", master),
             call("startDaemon", backup),
@@ -361,7 +413,9 @@ describe("IpvsHandle against the lab kernel", () => {
         ]);
         expect(r[0]).toMatchObject({ ok: true });
         expect(r[1]).toMatchObject({ ok: true });
-        expect(r[2].error).toMatchObject({ code: "EEXIST", message: "start master sync daemon on back0 syncid 8: EEXIST: daemon already running" });
+        expect(r[2].error).toMatchObject({
+            code: "EEXIST", message: "start master sync daemon on back0 syncid 8: EEXIST: daemon already running",
+        });
         const sortByState = (ds: Array<{ state: string }>) => [...ds].sort((a, b) => a.state.localeCompare(b.state));
         expect(sortByState(value(r[3]))).toEqual([{ ...backup, mcastGroup: "ff02::1:81" }, master]);
         expect(r[4].out!.split("\n").filter(Boolean).sort()).toEqual([
@@ -370,12 +424,16 @@ describe("IpvsHandle against the lab kernel", () => {
         ]);
         expect(r[5]).toMatchObject({ ok: true });
         expect(r[6]).toMatchObject({ ok: true });
-        expect(r[7].error).toMatchObject({ code: "ESRCH", errno: 3, message: "stop backup sync daemon: ESRCH: no daemon running" });
+        expect(r[7].error)
+            .toMatchObject({ code: "ESRCH", errno: 3, message: "stop backup sync daemon: ESRCH: no daemon running" });
         expect(r[8]).toMatchObject({ ok: true });
         // the kernel's defaults: group 224.0.0.81, port 8848, ttl 1, maxlen from the interface MTU
         const [dflt] = value<Array<Record<string, unknown>>>(r[9]);
-        expect(dflt).toMatchObject({ state: "backup", mcastInterface: "back0", syncId: 0, mcastGroup: "224.0.0.81", mcastPort: 8848, mcastTtl: 1 });
-        expect(r[10].out).toBe(`backup sync daemon (mcast=back0, syncid=0, maxlen=${dflt.syncMaxlen}, group=224.0.0.81, port=8848, ttl=1)\n`);
+        expect(dflt).toMatchObject({
+            state: "backup", mcastInterface: "back0", syncId: 0, mcastGroup: "224.0.0.81", mcastPort: 8848, mcastTtl: 1,
+        });
+        expect(r[10].out).toBe(`backup sync daemon (mcast=back0, syncid=0, maxlen=${dflt.syncMaxlen}, ` +
+            `group=224.0.0.81, port=8848, ttl=1)\n`);
         expect(r[11]).toMatchObject({ ok: true });
         expect(value(r[12])).toEqual([]);
         expect(r[13].out).toBe("");
@@ -383,7 +441,10 @@ describe("IpvsHandle against the lab kernel", () => {
 
     it("info, counters and zero", async () => {
         const id: VirtualServiceId = { family: "inet", protocol: "tcp", address: "10.0.0.212", port: 80 };
-        const d: RealServer = { address: "10.1.0.21", port: 80, addressFamily: "inet", forwarding: "nat", weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+        const d: RealServer = {
+            address: "10.1.0.21", port: 80, addressFamily: "inet", forwarding: "nat", weight: 1, upperThreshold: 0,
+            lowerThreshold: 0,
+        };
         const r = await run("director1", [
             call("info"),
             { sh: "ipvsadm -Ln | head -1" },
@@ -392,7 +453,8 @@ describe("IpvsHandle against the lab kernel", () => {
             call("addDestination", id, d),
             // a local connection attempt is scheduled by IPVS on LOCAL_OUT; the counters reach the
             // dump when the estimator next runs (every 2 s)
-            { sh: "timeout 1 bash -c 'echo > /dev/tcp/10.0.0.212/80' ; sleep 2.5; ipvsadm -Ln --stats -t 10.0.0.212:80" },
+            { sh: "timeout 1 bash -c 'echo > /dev/tcp/10.0.0.212/80' ; sleep 2.5; " +
+                "ipvsadm -Ln --stats -t 10.0.0.212:80" },
             call("service", id),
             call("destinations", id),
             call("zero", id),

@@ -6,12 +6,17 @@ import * as model from "../../provider/model";
 const made: Array<{ type: string; name: string; inputs: Record<string, any> }> = [];
 beforeAll(() => {
     pulumi.runtime.setMocks({
-        newResource: (a) => { made.push({ type: a.type, name: a.name, inputs: a.inputs }); return { id: `${a.name}-id`, state: a.inputs }; },
+        newResource: (a) => {
+            made.push({ type: a.type, name: a.name, inputs: a.inputs });
+            return { id: `${a.name}-id`, state: a.inputs };
+        },
         call: () => ({}),
     }, "project", "stack", false);
 });
 
-const connection = (host: string) => ({ host, hostKey: "SHA256:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", privateKey: "k" });
+const connection = (host: string) => ({
+    host, hostKey: "SHA256:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", privateKey: "k",
+});
 const out = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 type Args = import("../../sdk").ClusterArgs;
 
@@ -20,10 +25,19 @@ const staging = (): Args => ({
     backup: { connection: connection("d2"), interface: "lan0" },
     sync: { syncId: 51 },
     dos: { dropEntry: "auto" },
-    nodes: { "10.0.0.21": { connection: connection("rs1"), arpInterface: "lan0" }, "10.0.0.22": { connection: connection("rs2"), arpInterface: "eth1" } },
+    nodes: {
+        "10.0.0.21": { connection: connection("rs1"), arpInterface: "lan0" },
+        "10.0.0.22": { connection: connection("rs2"), arpInterface: "eth1" },
+    },
     services: {
-        web: { protocol: "tcp", address: "10.0.0.251", port: 80, scheduler: "rr", realServers: [{ address: "10.1.0.21", port: 8251, forwarding: "nat" }] },
-        site: { protocol: "tcp", address: "10.0.0.252", port: 80, realServers: [{ address: "10.0.0.21" }, { address: "10.0.0.22", forwarding: "dr" }] },
+        web: {
+            protocol: "tcp", address: "10.0.0.251", port: 80, scheduler: "rr",
+            realServers: [{ address: "10.1.0.21", port: 8251, forwarding: "nat" }],
+        },
+        site: {
+            protocol: "tcp", address: "10.0.0.252", port: 80,
+            realServers: [{ address: "10.0.0.21" }, { address: "10.0.0.22", forwarding: "dr" }],
+        },
     },
 });
 
@@ -32,7 +46,8 @@ async function cluster(args: Partial<Args> = {}) {
     made.length = 0;
     const c = new lvs.Cluster("staging", { ...staging(), ...args });
     // Registration runs on promise chains: wait for every resource's id, then for the mocks to be called.
-    await Promise.all([...c.directors, ...Object.values(c.services).flat(), ...Object.values(c.nodes)].map((r) => out(r.id)));
+    await Promise.all([...c.directors, ...Object.values(c.services).flat(), ...Object.values(c.nodes)]
+        .map((r) => out(r.id)));
     await new Promise((resolve) => setTimeout(resolve, 100));
     return { c, made: [...made] };
 }
@@ -51,20 +66,29 @@ const problems = (e: Error) => e.message.replace(/^Cluster staging:(\n  | )/, ""
 const edited = (edit: (a: any) => void) => { const a = staging() as any; edit(a); return a; };
 
 describe("Cluster", () => {
-    it("makes a director pair with sync and DoS, each service and real server on both, and one node per dr host", async () => {
+    it("makes a director pair with sync and DoS, each service and real server on both, " +
+        "and one node per dr host", async () => {
         const { c, made } = await cluster();
         const directors = byType(made, "Director");
         expect(directors.map((d) => d.name).sort()).toEqual(["staging-backup", "staging-director"]);
         directors.sort((a, b) => b.name.localeCompare(a.name));
-        expect(directors[0].inputs).toMatchObject({ ipForward: true, addresses: [{ address: "10.0.0.251", interface: "lan0" }, { address: "10.0.0.252", interface: "lan0" }],
-            sync: { master: { interface: "lan0", syncId: 51 } } });
+        expect(directors[0].inputs).toMatchObject({
+            ipForward: true,
+            addresses: [{ address: "10.0.0.251", interface: "lan0" }, { address: "10.0.0.252", interface: "lan0" }],
+            sync: { master: { interface: "lan0", syncId: 51 } },
+        });
         expect(directors[1].inputs.addresses).toBeUndefined();
         expect(directors[1].inputs.sync).toEqual({ backup: { interface: "lan0", syncId: 51 } });
-        expect(byType(made, "DosProtection").map((d) => d.name).sort()).toEqual(["staging-backup-dos", "staging-director-dos"]);
-        expect(byType(made, "VirtualService").map((s) => s.name).sort()).toEqual(["staging-backup-site", "staging-backup-web", "staging-director-site", "staging-director-web"]);
+        expect(byType(made, "DosProtection").map((d) => d.name).sort())
+            .toEqual(["staging-backup-dos", "staging-director-dos"]);
+        expect(byType(made, "VirtualService").map((s) => s.name).sort()).toEqual(
+            ["staging-backup-site", "staging-backup-web", "staging-director-site", "staging-director-web"]);
         expect(byType(made, "RealServer")).toHaveLength(6);
-        expect(byType(made, "RealServerNode").map((n) => [n.name, n.inputs.forwarding, n.inputs.vips, n.inputs.arpInterface]).sort()).toEqual([
-            ["staging-node-10.0.0.21", "dr", ["10.0.0.252"], "lan0"], ["staging-node-10.0.0.22", "dr", ["10.0.0.252"], "eth1"]]);
+        expect(byType(made, "RealServerNode")
+            .map((n) => [n.name, n.inputs.forwarding, n.inputs.vips, n.inputs.arpInterface]).sort())
+            .toEqual([
+                ["staging-node-10.0.0.21", "dr", ["10.0.0.252"], "lan0"],
+                ["staging-node-10.0.0.22", "dr", ["10.0.0.252"], "eth1"]]);
         expect(await out(c.vips)).toEqual(["10.0.0.251", "10.0.0.252"]);
         expect(await out(c.realServers)).toEqual({ web: ["10.1.0.21:8251"], site: ["10.0.0.21:80", "10.0.0.22:80"] });
     });
@@ -72,7 +96,8 @@ describe("Cluster", () => {
     it("a single director without NAT needs no forwarding, no sync and no DoS", async () => {
         const { made } = await cluster({ backup: undefined, sync: undefined, dos: undefined,
             nodes: { "10.0.0.21": { connection: connection("rs1"), arpInterface: "lan0" } },
-            services: { site: { protocol: "tcp", address: "fd00::252", port: 80, realServers: [{ address: "10.0.0.21", forwarding: "tun" }] } } });
+            services: { site: { protocol: "tcp", address: "fd00::252", port: 80,
+                realServers: [{ address: "10.0.0.21", forwarding: "tun" }] } } });
         const [d] = byType(made, "Director");
         expect(d.inputs.ipForward).toBeUndefined();
         expect(d.inputs.sync).toBeUndefined();
@@ -80,7 +105,8 @@ describe("Cluster", () => {
         expect(byType(made, "DosProtection")).toHaveLength(0);
     });
 
-    it("passes every sync setting to the master daemon on the director and the backup daemon on the backup, each on its own interface", async () => {
+    it("passes every sync setting to the master daemon on the director and the backup daemon on the backup, " +
+        "each on its own interface", async () => {
         const sync = { syncId: 52, maxLen: 1400, group: "239.1.2.3", port: 8852, ttl: 2 };
         const { made } = await cluster({ sync, backup: { connection: connection("d2"), interface: "eth1" } });
         const d = Object.fromEntries(byType(made, "Director").map((r) => [r.name, r.inputs]));
@@ -93,7 +119,8 @@ describe("Cluster", () => {
         const d = Object.fromEntries(byType(made, "Director").map((r) => [r.name, r.inputs]));
         expect(d["staging-director"].sync).toEqual({ master: { interface: "lan0", syncId: 53, group: "ff02::81" } });
         const { made: made2 } = await cluster({ sync: {} });
-        expect(byType(made2, "Director").map((r) => r.inputs.sync).sort((a, b) => Object.keys(a)[0].localeCompare(Object.keys(b)[0])))
+        expect(byType(made2, "Director").map((r) => r.inputs.sync)
+            .sort((a, b) => Object.keys(a)[0].localeCompare(Object.keys(b)[0])))
             .toEqual([{ backup: { interface: "lan0" } }, { master: { interface: "lan0" } }]);
     });
 
@@ -102,7 +129,8 @@ describe("Cluster", () => {
         expect(pulumi.RunError.isInstance(e)).toBe(true);
         expect(e).toBeInstanceOf(pulumi.RunError);
         const allowed = [...model.serviceKeyFields, ...model.serviceSettingFields, "adopt", "realServers"].join(", ");
-        expect(e.message).toBe(`Cluster staging: services.web.schedular: unknown field "schedular" (allowed: ${allowed})`);
+        expect(e.message)
+            .toBe(`Cluster staging: services.web.schedular: unknown field "schedular" (allowed: ${allowed})`);
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect(made).toEqual([]); // not even the component
     });
@@ -120,12 +148,15 @@ describe("Cluster", () => {
             a.services.web.persistence = { timeout: 60, netmsk: "255.255.255.0" };
             a.services.web.realServers[0].wieght = 2;
             a.services.web.realServers[0].drain = { timout: 10 };
-            a.services.site.realServers[1] = { address: "10.0.0.22", forwarding: "tun", tunnel: { type: "gue", port: 6080, csum: "csum" } };
+            a.services.site.realServers[1] = {
+                address: "10.0.0.22", forwarding: "tun", tunnel: { type: "gue", port: 6080, csum: "csum" },
+            };
             a.nodes["10.0.0.21"].arpinterface = "lan0";
             a.nodes["10.0.0.22"].connection.passwrd = "x";
         }));
         const list = (f: readonly string[]) => f.join(", ");
-        const unknown = (property: string, allowed: readonly string[]) => `${property}: unknown field "${property.split(".").pop()}" (allowed: ${list(allowed)})`;
+        const unknown = (property: string, allowed: readonly string[]) =>
+            `${property}: unknown field "${property.split(".").pop()}" (allowed: ${list(allowed)})`;
         expect(problems(e)).toEqual([
             unknown("servics", ["director", "backup", "sync", "dos", "services", "nodes"]),
             unknown("director.interfaces", ["connection", "interface", "timeouts"]),
@@ -136,7 +167,8 @@ describe("Cluster", () => {
             unknown("sync.syncid", ["syncId", "maxLen", "group", "port", "ttl"]),
             unknown("dos.dropentry", model.dosProtectionFields),
             unknown("services.web.persistence.netmsk", model.persistenceFields),
-            unknown("services.web.realServers[0].wieght", ["address", "port", ...model.realServerSettingFields, "adopt", "drain"]),
+            unknown("services.web.realServers[0].wieght",
+                ["address", "port", ...model.realServerSettingFields, "adopt", "drain"]),
             unknown("services.web.realServers[0].drain.timout", ["timeout"]),
             unknown("services.site.realServers[1].tunnel.csum", model.tunnelFields),
             unknown('nodes["10.0.0.21"].arpinterface', ["connection", "arpInterface"]),
@@ -145,7 +177,9 @@ describe("Cluster", () => {
     });
 
     it("checks each sync setting as a Director's daemon is checked", async () => {
-        const e = await failure(edited((a) => { a.sync = { syncId: 256, maxLen: 70000, group: "10.0.0.1", port: 0, ttl: 300 }; }));
+        const e = await failure(edited((a) => {
+            a.sync = { syncId: 256, maxLen: 70000, group: "10.0.0.1", port: 0, ttl: 300 };
+        }));
         expect(problems(e)).toEqual([
             "sync.syncId: 256 is not a sync id: an integer from 0 to 255",
             "sync.maxLen: 70000 is not a sync message length: 1 to 65507 bytes (one UDP datagram)",
@@ -153,7 +187,8 @@ describe("Cluster", () => {
             "sync.port: 0 is not a port: 1 to 65535",
             "sync.ttl: 300 is not a TTL: 1 to 255",
         ]);
-        expect(problems(await failure(edited((a) => { a.sync = { group: "ff02::81", syncId: 1.5 }; })))).toEqual(["sync.syncId: 1.5 is not a sync id: an integer from 0 to 255"]);
+        expect(problems(await failure(edited((a) => { a.sync = { group: "ff02::81", syncId: 1.5 }; }))))
+            .toEqual(["sync.syncId: 1.5 is not a sync id: an integer from 0 to 255"]);
     });
 
     it("checks plain values with the providers' rules: services, real servers, interfaces", async () => {
@@ -170,59 +205,105 @@ describe("Cluster", () => {
             a.nodes["10.0.0.22"].arpInterface = "eth/1";
         }));
         expect(problems(e)).toEqual([
-            `director.interface: ${(await import("../../provider/agent/host")).interfaceNameProblem("lan 0")}`,
-            `backup.interface: interface name "a-very-long-interface-name" is invalid (must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
-            expect.stringMatching(/^services\.web\.scheduler: "round-robin" is not an IPVS scheduler: use one of rr, wrr, /),
-            'services.web.persistence.netmask: "255.0.255.0" is not an IPv4 netmask like "255.255.255.0" (contiguous ones)',
+            `director.interface: ${model.interfaceNameProblem("lan 0")}`,
+            `backup.interface: interface name "a-very-long-interface-name" is invalid ` +
+                `(must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
+            expect.stringMatching(new RegExp(/^services\.web\.scheduler: "round-robin" /.source +
+                /is not an IPVS scheduler: use one of rr, wrr, /.source)),
+            'services.web.persistence.netmask: "255.0.255.0" is not an IPv4 netmask like "255.255.255.0" ' +
+                '(contiguous ones)',
             'services.web.adopt: "yes" is not a boolean',
-            "services.web.realServers[0].weight: -1 is not a weight: an integer from 0 to 2147483647 (0 takes no new connections)",
-            'services.site.realServers[0].port: with forwarding "dr" a real server listens on the service\'s port 80, not 8080; leave port out or use "nat"',
+            "services.web.realServers[0].weight: -1 is not a weight: an integer from 0 to 2147483647 " +
+                "(0 takes no new connections)",
+            'services.site.realServers[0].port: with forwarding "dr" a real server listens on ' +
+                'the service\'s port 80, not 8080; leave port out or use "nat"',
             'services.site.realServers[1].tunnel: tunnel settings need forwarding "tun", not "dr"',
-            `nodes["10.0.0.22"].arpInterface: interface name "eth/1" is invalid (must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
+            `nodes["10.0.0.22"].arpInterface: interface name "eth/1" is invalid ` +
+                `(must be 1-15 printable ASCII characters, no '/', ':' or whitespace, not '.' or '..')`,
         ]);
     });
 
     it("leaves values that are Outputs to the resources' checks, and takes the rest", async () => {
         const { made } = await cluster({
-            director: { connection: pulumi.output(connection("d1")), interface: "lan0", timeouts: pulumi.output({ tcp: 900 }) },
+            director: {
+                connection: pulumi.output(connection("d1")), interface: "lan0", timeouts: pulumi.output({ tcp: 900 }),
+            },
             services: {
-                web: { protocol: "tcp", address: "10.0.0.251", port: pulumi.output(80), scheduler: pulumi.output("rr") as any, realServers: [{ address: "10.1.0.21", port: 8251, forwarding: "nat", weight: pulumi.output(3) }] },
-                site: { protocol: "tcp", address: "10.0.0.252", port: 80, persistence: Promise.resolve({ timeout: 60 }) as any, realServers: [{ address: "10.0.0.21" }, { address: "10.0.0.22" }] },
+                web: {
+                    protocol: "tcp", address: "10.0.0.251", port: pulumi.output(80),
+                    scheduler: pulumi.output("rr") as any,
+                    realServers: [{ address: "10.1.0.21", port: 8251, forwarding: "nat", weight: pulumi.output(3) }],
+                },
+                site: {
+                    protocol: "tcp", address: "10.0.0.252", port: 80,
+                    persistence: Promise.resolve({ timeout: 60 }) as any,
+                    realServers: [{ address: "10.0.0.21" }, { address: "10.0.0.22" }],
+                },
             },
         });
         expect(byType(made, "RealServer")).toHaveLength(6);
-        // Only what is known now: an Output port hides the real servers' rules, not the service's scheduler check of a plain value.
-        const e = await failure({ ...staging(), nodes: undefined, services: { web: { protocol: "tcp", address: "10.0.0.251", port: pulumi.output(80), scheduler: "rr", wieght: 1, realServers: [
-            { address: pulumi.output("10.1.0.21"), forwarding: "nat" }, { address: "10.1.0.22", port: pulumi.output(8251), forwarding: "nat" },
-            { address: "10.1.0.23", forwarding: "nat", weight: -1 }, { address: "10.1.0.23", forwarding: "nat" }] } } });
+        // Only what is known now: an Output port hides the real servers' rules, not the service's scheduler check
+        // of a plain value.
+        const e = await failure({
+            ...staging(), nodes: undefined, services: {
+                web: {
+                    protocol: "tcp", address: "10.0.0.251", port: pulumi.output(80), scheduler: "rr", wieght: 1,
+                    realServers: [
+                        { address: pulumi.output("10.1.0.21"), forwarding: "nat" },
+                        { address: "10.1.0.22", port: pulumi.output(8251), forwarding: "nat" },
+                        { address: "10.1.0.23", forwarding: "nat", weight: -1 },
+                        { address: "10.1.0.23", forwarding: "nat" },
+                    ],
+                },
+            },
+        });
         expect(problems(e)).toEqual([
             expect.stringMatching(/^services\.web\.wieght: unknown field "wieght"/),
-            "services.web.realServers[0].address: must be a plain value here, not an Output (it decides which hosts are prepared)",
-            "services.web.realServers[1].port: must be a plain value here, not an Output (it names the real server's resources)",
-            // The service's port is unknown: the real servers' rules wait for the resources' checks, and so does the twice declared one.
+            "services.web.realServers[0].address: must be a plain value here, not an Output " +
+                "(it decides which hosts are prepared)",
+            "services.web.realServers[1].port: must be a plain value here, not an Output " +
+                "(it names the real server's resources)",
+            // The service's port is unknown: the real servers' rules wait for the resources' checks, and so does
+            // the twice declared one.
         ]);
     });
 
-    it("names every problem at once: sync without a backup, a bad VIP, a dr host without a node, a twice declared real server, one host in dr and tun, an unused node", async () => {
+    it("names every problem at once: sync without a backup, a bad VIP, a dr host without a node, " +
+        "a twice declared real server, one host in dr and tun, an unused node", async () => {
         const e = await failure({
             ...staging(),
             backup: undefined,
             services: {
                 a: { protocol: "tcp", address: "10.0.0.300", port: 80, realServers: [] },
-                b: { protocol: "tcp", address: "10.0.0.252", port: 80, realServers: [{ address: "10.0.0.23" }, { address: "10.0.0.21", forwarding: "dr" }, { address: "10.0.0.21", port: 80 }] },
-                c: { protocol: "tcp", address: "10.0.0.253", port: 80, realServers: [{ address: "10.0.0.21", forwarding: "tun" }] },
+                b: {
+                    protocol: "tcp", address: "10.0.0.252", port: 80, realServers: [
+                        { address: "10.0.0.23" }, { address: "10.0.0.21", forwarding: "dr" },
+                        { address: "10.0.0.21", port: 80 },
+                    ],
+                },
+                c: {
+                    protocol: "tcp", address: "10.0.0.253", port: 80,
+                    realServers: [{ address: "10.0.0.21", forwarding: "tun" }],
+                },
             },
-            nodes: { "10.0.0.21": { connection: connection("rs1"), arpInterface: "lan0" }, "10.0.0.99": { connection: connection("rs9"), arpInterface: "lan0" } },
+            nodes: {
+                "10.0.0.21": { connection: connection("rs1"), arpInterface: "lan0" },
+                "10.0.0.99": { connection: connection("rs9"), arpInterface: "lan0" },
+            },
         });
         expect(pulumi.RunError.isInstance(e)).toBe(true);
         expect(e.message).toBe([
             "Cluster staging:",
             "  sync: connection sync needs a backup director",
             '  services.a.address: "10.0.0.300" is not an IPv4 or IPv6 address',
-            '  services.b.realServers[0]: 10.0.0.23 is forwarded by dr, so its host must be prepared: give nodes["10.0.0.23"] (connection and arpInterface)',
+            '  services.b.realServers[0]: 10.0.0.23 is forwarded by dr, so its host must be prepared: ' +
+                'give nodes["10.0.0.23"] (connection and arpInterface)',
             "  services.b.realServers[2]: 10.0.0.21 port 80 is declared twice in this service (also realServers[1])",
-            "  services.c.realServers[0]: 10.0.0.21 is forwarded by tun here and by dr in services.b.realServers[1]: one host takes part in one of them",
-            '  nodes["10.0.0.99"]: no real server forwarded by dr or tun has address 10.0.0.99, so nothing would be prepared on it (nodes are keyed by the address the services give their real servers)',
+            "  services.c.realServers[0]: 10.0.0.21 is forwarded by tun here " +
+                "and by dr in services.b.realServers[1]: one host takes part in one of them",
+            '  nodes["10.0.0.99"]: no real server forwarded by dr or tun has address 10.0.0.99, ' +
+                'so nothing would be prepared on it ' +
+                '(nodes are keyed by the address the services give their real servers)',
         ].join("\n"));
     });
 
@@ -234,10 +315,15 @@ describe("Cluster", () => {
             'nodes: [] is not a record of nodes by real-server address',
         ]);
         // Nodes are not called unused when some service's real servers could not be read.
-        expect(problems(await failure({ ...staging(), services: {} }))).toEqual(["services: declare at least one service (a record of services by name)"]);
-        expect(problems(await failure({ ...staging(), services: { d: { protocol: "tcp", address: "10.0.0.254", port: 80 } } })))
-            .toEqual(["services.d.realServers: undefined is not a list of real servers"]);
-        expect(problems(await failure({ ...staging(), services: { d: { protocol: "tcp", address: "10.0.0.254", port: 80, realServers: [null, "10.0.0.21"] } } }))).toEqual([
+        expect(problems(await failure({ ...staging(), services: {} })))
+            .toEqual(["services: declare at least one service (a record of services by name)"]);
+        expect(problems(await failure({
+            ...staging(), services: { d: { protocol: "tcp", address: "10.0.0.254", port: 80 } },
+        }))).toEqual(["services.d.realServers: undefined is not a list of real servers"]);
+        expect(problems(await failure({
+            ...staging(),
+            services: { d: { protocol: "tcp", address: "10.0.0.254", port: 80, realServers: [null, "10.0.0.21"] } },
+        }))).toEqual([
             "services.d.realServers[0]: null is not a real server: give at least its address",
             'services.d.realServers[1]: "10.0.0.21" is not a real server: give at least its address',
         ]);

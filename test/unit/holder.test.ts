@@ -32,7 +32,8 @@ describe("the SDK's holder names", () => {
         // One name for a parent's two children of the same name would be one holder: they differ by parent.
         expect(made.get("web")).toBeDefined();
         const { createHash } = await import("crypto");
-        const expected = (parent: string, kind: string, name: string) => `${kind}/${createHash("sha256").update(`${parent}\0${kind}\0${name}`).digest("hex").slice(0, 16)}`;
+        const expected = (parent: string, kind: string, name: string) =>
+            `${kind}/${createHash("sha256").update(`${parent}\0${kind}\0${name}`).digest("hex").slice(0, 16)}`;
         expect(h("lb")).toBe(expected("project::stack", "director", "lb"));
         expect(h("web-1")).toBe(expected(await out(s1.urn), "realServer", "web-1"));
     });

@@ -1,4 +1,4 @@
-// Validation tables, parsers and the kernel feature table of provider/agent/host.ts (no kernel needed).
+// Validation tables, parsers and the kernel feature table of the folder provider/agent/host/ (no kernel needed).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import {
@@ -39,10 +39,11 @@ describe("sysctl table", () => {
     });
 
     it("holds the IPVS sysctls of kernel 6.1 (as listed in the lab) plus the two lblc ones", () => {
-        const in61 = ["am_droprate", "amemthresh", "backup_only", "cache_bypass", "conn_reuse_mode", "conntrack", "drop_entry",
-            "drop_packet", "expire_nodest_conn", "expire_quiescent_template", "ignore_tunneled", "nat_icmp_send", "pmtu_disc",
-            "run_estimation", "schedule_icmp", "secure_tcp", "sloppy_sctp", "sloppy_tcp", "snat_reroute", "sync_persist_mode",
-            "sync_ports", "sync_qlen_max", "sync_refresh_period", "sync_retries", "sync_sock_size", "sync_threshold", "sync_version"];
+        const in61 = ["am_droprate", "amemthresh", "backup_only", "cache_bypass", "conn_reuse_mode", "conntrack",
+            "drop_entry", "drop_packet", "expire_nodest_conn", "expire_quiescent_template", "ignore_tunneled",
+            "nat_icmp_send", "pmtu_disc", "run_estimation", "schedule_icmp", "secure_tcp", "sloppy_sctp", "sloppy_tcp",
+            "snat_reroute", "sync_persist_mode", "sync_ports", "sync_qlen_max", "sync_refresh_period", "sync_retries",
+            "sync_sock_size", "sync_threshold", "sync_version"];
         const vs = Object.keys(SYSCTLS).filter((n) => n.startsWith("net.ipv4.vs.")).map((n) => n.slice(12)).sort();
         expect(vs).toEqual([...in61, "lblc_expiration", "lblcr_expiration"].sort());
         expect(SYSCTLS["net.ipv4.vs.lblc_expiration"].module).toBe("ip_vs_lblc");
@@ -88,14 +89,18 @@ describe("sysctl table", () => {
     });
 
     const accepted: [string, unknown][] = [
-        ["net.ipv4.vs.drop_entry", 0], ["net.ipv4.vs.drop_entry", 3], ["net.ipv4.vs.secure_tcp", 2], ["net.ipv4.vs.drop_packet", 1],
+        ["net.ipv4.vs.drop_entry", 0], ["net.ipv4.vs.drop_entry", 3], ["net.ipv4.vs.secure_tcp", 2],
+        ["net.ipv4.vs.drop_packet", 1],
         ["net.ipv4.vs.amemthresh", 1024], ["net.ipv4.vs.amemthresh", 0], ["net.ipv4.vs.am_droprate", 10],
-        ["net.ipv4.vs.sync_threshold", [3, 50]], ["net.ipv4.vs.sync_threshold", [3, 0]], ["net.ipv4.vs.sync_threshold", [0, 1]],
+        ["net.ipv4.vs.sync_threshold", [3, 50]], ["net.ipv4.vs.sync_threshold", [3, 0]],
+        ["net.ipv4.vs.sync_threshold", [0, 1]],
         ["net.ipv4.vs.sync_ports", 1], ["net.ipv4.vs.sync_ports", 8], ["net.ipv4.vs.sync_ports", 32768],
         ["net.ipv4.vs.sync_retries", 3], ["net.ipv4.vs.sync_version", 0], ["net.ipv4.vs.sync_qlen_max", 15207],
-        ["net.ipv4.vs.conn_reuse_mode", 3], ["net.ipv4.vs.sync_refresh_period", 2147483], ["net.ipv4.vs.lblc_expiration", 86400],
+        ["net.ipv4.vs.conn_reuse_mode", 3], ["net.ipv4.vs.sync_refresh_period", 2147483],
+        ["net.ipv4.vs.lblc_expiration", 86400],
         ["net.ipv4.vs.expire_nodest_conn", 1], ["net.ipv4.ip_forward", 1], ["net.ipv6.conf.all.forwarding", 0],
-        ["net.ipv4.conf.all.arp_ignore", 1], ["net.ipv4.conf.lan0.arp_ignore", 8], ["net.ipv4.conf.all.arp_announce", 2],
+        ["net.ipv4.conf.all.arp_ignore", 1], ["net.ipv4.conf.lan0.arp_ignore", 8],
+        ["net.ipv4.conf.all.arp_announce", 2],
         ["net.ipv4.conf.tunl0.rp_filter", 0], ["net.ipv4.conf.default.rp_filter", 2],
     ];
     it.each(accepted)("accepts %s = %j", (name, value) => {
@@ -136,7 +141,8 @@ describe("sysctl table", () => {
     ];
     it.each(refused)("refuses %s = %j, naming the sysctl, the value and the rule", (name, value, rule) => {
         const p = sysctlProblem(name, value);
-        expect(p).toBe(`sysctl ${name}: value ${JSON.stringify(value)} is invalid (must be ${resolveSysctl(name).rule.text})`);
+        expect(p).toBe(`sysctl ${name}: value ${JSON.stringify(value)} is invalid ` +
+            `(must be ${resolveSysctl(name).rule.text})`);
         expect(p).toContain(rule);
         // setSysctl refuses before it touches anything (these paths do not even exist on the build machine)
         expect(() => setSysctl(name, value as number)).toThrow(p);
@@ -157,10 +163,11 @@ describe("sysctl table", () => {
         expect(() => parseSysctl("net.ipv4.vs.sync_threshold", "3\n")).toThrow(/cannot parse/);
         expect(formatSysctl(1)).toBe("1\n");
         expect(formatSysctl([3, 50])).toBe("3\t50\n");
-        fc.assert(fc.property(fc.integer({ min: 0, max: 2147483647 }), fc.integer({ min: 0, max: 2147483647 }), (a, b) => {
-            expect(parseSysctl("net.ipv4.vs.sync_threshold", formatSysctl([a, b]))).toEqual([a, b]);
-            expect(parseSysctl("net.ipv4.vs.amemthresh", formatSysctl(a))).toBe(a);
-        }));
+        fc.assert(fc.property(fc.integer({ min: 0, max: 2147483647 }), fc.integer({ min: 0, max: 2147483647 }),
+            (a, b) => {
+                expect(parseSysctl("net.ipv4.vs.sync_threshold", formatSysctl([a, b]))).toEqual([a, b]);
+                expect(parseSysctl("net.ipv4.vs.amemthresh", formatSysctl(a))).toBe(a);
+            }));
     });
 });
 
@@ -181,17 +188,21 @@ describe("kernel feature table", () => {
 
     it("has every feature of the reference, with the release that brought it", () => {
         expect(Object.fromEntries(Object.entries(KERNEL_FEATURES).map(([k, v]) => [k, v.since]))).toEqual({
-            sctp: "2.6.34", sipPersistenceEngine: "2.6.37", destAddressFamily: "3.18", schedulerFo: "3.18", stats64: "4.1",
-            syncDaemonOptions: "4.3", schedulerOvf: "4.3", schedulerMh: "4.18", tunnelGue: "5.2", tunnelGre: "5.3",
-            tunnelChecksum: "5.3", schedulerTwos: "6.2",
+            sctp: "2.6.34", sipPersistenceEngine: "2.6.37", destAddressFamily: "3.18", schedulerFo: "3.18",
+            stats64: "4.1", syncDaemonOptions: "4.3", schedulerOvf: "4.3", schedulerMh: "4.18", tunnelGue: "5.2",
+            tunnelGre: "5.3", tunnelChecksum: "5.3", schedulerTwos: "6.2",
         });
     });
 
     it.each([
-        ["2.6.33", "sctp", false], ["2.6.34", "sctp", true], ["3.17.9", "destAddressFamily", false], ["3.18.0", "destAddressFamily", true],
-        ["4.0.9", "stats64", false], ["4.1.0", "stats64", true], ["4.2.8", "syncDaemonOptions", false], ["4.3.0", "syncDaemonOptions", true],
-        ["4.17.19", "schedulerMh", false], ["4.18.0", "schedulerMh", true], ["5.1.21", "tunnelGue", false], ["5.2.0", "tunnelGue", true],
-        ["5.2.21", "tunnelGre", false], ["5.3.0", "tunnelChecksum", true], ["6.1.0", "schedulerTwos", false], ["6.2.0", "schedulerTwos", true],
+        ["2.6.33", "sctp", false], ["2.6.34", "sctp", true],
+        ["3.17.9", "destAddressFamily", false], ["3.18.0", "destAddressFamily", true],
+        ["4.0.9", "stats64", false], ["4.1.0", "stats64", true],
+        ["4.2.8", "syncDaemonOptions", false], ["4.3.0", "syncDaemonOptions", true],
+        ["4.17.19", "schedulerMh", false], ["4.18.0", "schedulerMh", true],
+        ["5.1.21", "tunnelGue", false], ["5.2.0", "tunnelGue", true],
+        ["5.2.21", "tunnelGre", false], ["5.3.0", "tunnelChecksum", true],
+        ["6.1.0", "schedulerTwos", false], ["6.2.0", "schedulerTwos", true],
         ["10.0.0", "schedulerTwos", true], ["3.10.0", "tunnelGre", false],
     ] as const)("kernel %s: %s is %s", (release, feature, supported) => {
         expect(kernelSupports(parseKernelRelease(release), feature)).toBe(supported);
@@ -200,7 +211,8 @@ describe("kernel feature table", () => {
 
     it("says clearly what a kernel lacks and which release it needs", () => {
         const k61 = parseKernelRelease("6.1.0-56-amd64");
-        expect(() => requireFeature(k61, "schedulerTwos")).toThrow("kernel 6.1.0 does not support the twos scheduler (needs 6.2)");
+        expect(() => requireFeature(k61, "schedulerTwos"))
+            .toThrow("kernel 6.1.0 does not support the twos scheduler (needs 6.2)");
         try {
             requireFeature(k61, "schedulerTwos");
         } catch (e) {
@@ -209,13 +221,16 @@ describe("kernel feature table", () => {
         }
         expect(() => requireFeature(parseKernelRelease("4.19.0"), "tunnelGue"))
             .toThrow("kernel 4.19.0 does not support GUE tunnelling to real servers (needs 5.2)");
-        expect(() => requireFeature(parseKernelRelease("4.9.0"), "schedulerMh")).toThrow("kernel 4.9.0 does not support the mh scheduler (needs 4.18)");
+        expect(() => requireFeature(parseKernelRelease("4.9.0"), "schedulerMh"))
+            .toThrow("kernel 4.9.0 does not support the mh scheduler (needs 4.18)");
         expect(() => requireFeature(k61, "tunnelGre")).not.toThrow();
     });
 
     it("knows which schedulers need a feature", () => {
-        expect(SCHEDULERS).toEqual(["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]);
-        for (const [s, f] of Object.entries(SCHEDULER_FEATURE)) expect(KERNEL_FEATURES[f].what).toBe(`the ${s} scheduler`);
+        expect(SCHEDULERS).toEqual(
+            ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"]);
+        for (const [s, f] of Object.entries(SCHEDULER_FEATURE))
+            expect(KERNEL_FEATURES[f].what).toBe(`the ${s} scheduler`);
     });
 });
 
@@ -225,18 +240,22 @@ describe("modules", () => {
         for (const m of ["ip_vs", "ip_vs_pe_sip", "ip_vs_ftp", "ipip"]) expect(moduleProblem(m)).toBeUndefined();
     });
     it.each(["nf_tables", "ip_vs_rr; reboot", "../ip_vs", "", "IP_VS", 7])("refuses %j", async (name) => {
-        expect(moduleProblem(name)).toBe(`module ${JSON.stringify(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`);
+        expect(moduleProblem(name))
+            .toBe(`module ${JSON.stringify(name)} is not one the agent loads (allowed: ${MODULES.join(", ")})`);
         await expect(loadModule(name as string)).rejects.toMatchObject({ code: "EINVAL" });
     });
     it("reads /proc/modules, modules.dep and modules.builtin", () => {
-        expect(parseProcModules("ip_vs_rr 16384 1 - Live 0x0\nip_vs 204800 3 ip_vs_rr, Live 0x0\n")).toEqual(new Set(["ip_vs_rr", "ip_vs"]));
-        const dep = "kernel/net/netfilter/ipvs/ip_vs_mh.ko: kernel/net/netfilter/ipvs/ip_vs.ko\nkernel/net/ipv4/ipip.ko.xz: kernel/net/ipv4/tunnel4.ko.xz\n" +
+        expect(parseProcModules("ip_vs_rr 16384 1 - Live 0x0\nip_vs 204800 3 ip_vs_rr, Live 0x0\n"))
+            .toEqual(new Set(["ip_vs_rr", "ip_vs"]));
+        const dep = "kernel/net/netfilter/ipvs/ip_vs_mh.ko: kernel/net/netfilter/ipvs/ip_vs.ko\n" +
+            "kernel/net/ipv4/ipip.ko.xz: kernel/net/ipv4/tunnel4.ko.xz\n" +
             "kernel/drivers/x/foo-bar.ko.zst:\n";
         expect(parseModuleList(dep)).toEqual(new Set(["ip_vs_mh", "ipip", "foo_bar"]));
         expect(parseModuleList("kernel/net/ipv4/tunnel4.ko\n")).toEqual(new Set(["tunnel4"]));
     });
     it("reads the IPVS version line", () => {
-        expect(parseIpvsVersion("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port\n")).toEqual({ version: "1.2.1", connTableSize: 4096 });
+        expect(parseIpvsVersion("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port\n"))
+            .toEqual({ version: "1.2.1", connTableSize: 4096 });
         expect(parseIpvsVersion("")).toBeUndefined();
     });
 });

@@ -13,8 +13,12 @@ import type { Daemon, RealServer, Timeouts, VirtualService } from "../../provide
 
 const LE = os.endianness() === "LE";
 const hex = (b: Buffer | Buffer[]) => (Array.isArray(b) ? Buffer.concat(b) : b).toString("hex");
-const u32h = (v: number) => { const b = Buffer.alloc(4); LE ? b.writeUInt32LE(v) : b.writeUInt32BE(v); return b.toString("hex"); };
-const u16h = (v: number) => { const b = Buffer.alloc(2); LE ? b.writeUInt16LE(v) : b.writeUInt16BE(v); return b.toString("hex"); };
+const u32h = (v: number) => {
+    const b = Buffer.alloc(4); LE ? b.writeUInt32LE(v) : b.writeUInt32BE(v); return b.toString("hex");
+};
+const u16h = (v: number) => {
+    const b = Buffer.alloc(2); LE ? b.writeUInt16LE(v) : b.writeUInt16BE(v); return b.toString("hex");
+};
 const u64 = (v: bigint) => { const b = Buffer.alloc(8); LE ? b.writeBigUInt64LE(v) : b.writeBigUInt64BE(v); return b; };
 const u32 = (v: number) => Buffer.from(u32h(v), "hex");
 
@@ -33,17 +37,22 @@ const addressOf = (family: "inet" | "inet6") => (family === "inet" ? ipv4 : ipv6
 const family = fc.constantFrom("inet" as const, "inet6" as const);
 const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
 const port = fc.integer({ min: 0, max: 65535 });
-const schedName = fc.constantFrom("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh");
+const schedName = fc.constantFrom(
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh");
 
 const service: fc.Arbitrary<VirtualService> = family.chain(f => fc.record({
     id: fc.oneof(
         fc.record({ family: fc.constant(f), fwmark: fc.integer({ min: 1, max: 0xffffffff }) }),
-        fc.record({ family: fc.constant(f), protocol: fc.constantFrom("tcp" as const, "udp" as const, "sctp" as const), address: addressOf(f), port }),
+        fc.record({
+            family: fc.constant(f), protocol: fc.constantFrom("tcp" as const, "udp" as const, "sctp" as const),
+            address: addressOf(f), port,
+        }),
     ),
     scheduler: schedName,
     persistent: fc.boolean(),
     onePacket: fc.boolean(),
-    schedFlags: fc.subarray([IPVS.svcFlag.SCHED1, IPVS.svcFlag.SCHED2, IPVS.svcFlag.SCHED3]).map(bs => bs.reduce((a, b) => a | b, 0)),
+    schedFlags: fc.subarray([IPVS.svcFlag.SCHED1, IPVS.svcFlag.SCHED2, IPVS.svcFlag.SCHED3])
+        .map(bs => bs.reduce((a, b) => a | b, 0)),
     persistenceTimeout: u32Arb,
     netmask: f === "inet" ? ipv4 as fc.Arbitrary<string | number> : fc.integer({ min: 0, max: 128 }),
     persistenceEngine: fc.option(fc.constantFrom("sip", "x"), { nil: undefined }),
@@ -106,7 +115,8 @@ describe("pack -> unpack round trips", () => {
     it("real server identity alone keeps address, port and family", () => {
         fc.assert(fc.property(destination, d => {
             const a = parseAttrs(Buffer.concat(packDestinationId(d)));
-            expect([...a.keys()].sort((x, y) => x - y)).toEqual([IPVS.destAttr.ADDR, IPVS.destAttr.PORT, IPVS.destAttr.ADDR_FAMILY]);
+            expect([...a.keys()].sort((x, y) => x - y))
+                .toEqual([IPVS.destAttr.ADDR, IPVS.destAttr.PORT, IPVS.destAttr.ADDR_FAMILY]);
             expect(unpackAddress(d.addressFamily, a.get(IPVS.destAttr.ADDR)!)).toBe(d.address);
         }));
     });
@@ -122,12 +132,13 @@ describe("pack -> unpack round trips", () => {
             const t: Timeouts = { tcp, tcpFin, udp };
             expect(unpackTimeouts(Buffer.concat(packTimeouts(t)))).toEqual(t);
         }));
-        fc.assert(fc.property(fc.option(positive, { nil: undefined }), fc.option(positive, { nil: undefined }), (tcp, udp) => {
-            const a = parseAttrs(Buffer.concat(packTimeouts({ tcp, udp })));
-            expect(a.has(IPVS.cmdAttr.TIMEOUT_TCP)).toBe(tcp !== undefined);
-            expect(a.has(IPVS.cmdAttr.TIMEOUT_TCP_FIN)).toBe(false);
-            expect(a.has(IPVS.cmdAttr.TIMEOUT_UDP)).toBe(udp !== undefined);
-        }));
+        fc.assert(fc.property(fc.option(positive, { nil: undefined }), fc.option(positive, { nil: undefined }),
+            (tcp, udp) => {
+                const a = parseAttrs(Buffer.concat(packTimeouts({ tcp, udp })));
+                expect(a.has(IPVS.cmdAttr.TIMEOUT_TCP)).toBe(tcp !== undefined);
+                expect(a.has(IPVS.cmdAttr.TIMEOUT_TCP_FIN)).toBe(false);
+                expect(a.has(IPVS.cmdAttr.TIMEOUT_UDP)).toBe(udp !== undefined);
+            }));
     });
 
     it("IPv6 text: bytes -> text -> bytes is the identity", () => {
@@ -172,7 +183,8 @@ describe("addresses", () => {
     it.each(["10.0.0.256", "10.0.0", "10.0.0.01", "a.b.c.d", "fd00::1"])("%s is not IPv4", text => {
         expect(() => packAddress("inet", text)).toThrow(/not an IPv4 address/);
     });
-    it.each(["fd00:::1", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "fe80::1%eth0", "10.0.0.1", "::1:2:3:4:5:6:7:8"])(
+    it.each(["fd00:::1", "1::2::3", "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "fe80::1%eth0", "10.0.0.1",
+        "::1:2:3:4:5:6:7:8"])(
         "%s is not IPv6", text => {
             expect(() => packAddress("inet6", text)).toThrow(/not an IPv6 address/);
         });
@@ -217,7 +229,8 @@ describe("golden bytes", () => {
 
     it("a whole DEL_SERVICE message: genl header {cmd, version 1, 0}, nested SERVICE with NLA_F_NESTED", () => {
         const m = requests.deleteService({ family: "inet", fwmark: 2001 });
-        expect(hex(m)).toBe("03010000" + u16h(4 + 8 + 8) + u16h(0x8001) + u16h(6) + u16h(1) + u16h(2) + "0000" + u16h(8) + u16h(5) + u32h(2001));
+        expect(hex(m)).toBe("03010000" + u16h(4 + 8 + 8) + u16h(0x8001) + u16h(6) + u16h(1) + u16h(2) + "0000" +
+            u16h(8) + u16h(5) + u32h(2001));
     });
 
     it("real server: PORT and TUN_PORT big-endian, TUN_TYPE u8, TUN_FLAGS u16, FWD_METHOD u32", () => {
@@ -240,12 +253,15 @@ describe("golden bytes", () => {
             address: "fd00::21", port: 80, addressFamily: "inet6", forwarding: "dr", weight: 1, upperThreshold: 0,
             lowerThreshold: 0, tunnelType: "gue", tunnelPort: 1,
         })));
-        expect(a.has(IPVS.destAttr.TUN_TYPE) || a.has(IPVS.destAttr.TUN_PORT) || a.has(IPVS.destAttr.TUN_FLAGS)).toBe(false);
+        expect(a.has(IPVS.destAttr.TUN_TYPE) || a.has(IPVS.destAttr.TUN_PORT) || a.has(IPVS.destAttr.TUN_FLAGS))
+            .toBe(false);
     });
 
-    it("daemon: MCAST_PORT host order (not big-endian), MCAST_TTL u8, MCAST_GROUP network order, GROUP6 for IPv6", () => {
+    it("daemon: MCAST_PORT host order (not big-endian), MCAST_TTL u8, MCAST_GROUP network order, " +
+        "GROUP6 for IPv6", () => {
         const a = parseAttrs(Buffer.concat(packDaemon({
-            state: "backup", mcastInterface: "back0", syncId: 7, syncMaxlen: 1200, mcastGroup: "239.1.2.3", mcastPort: 8850, mcastTtl: 2,
+            state: "backup", mcastInterface: "back0", syncId: 7, syncMaxlen: 1200, mcastGroup: "239.1.2.3",
+            mcastPort: 8850, mcastTtl: 2,
         })));
         const A = IPVS.daemonAttr;
         expect(hex(a.get(A.STATE)!)).toBe(u32h(2));
@@ -254,7 +270,9 @@ describe("golden bytes", () => {
         expect(hex(a.get(A.MCAST_TTL)!)).toBe("02");
         expect(hex(a.get(A.SYNC_MAXLEN)!)).toBe(u16h(1200));
         expect(hex(a.get(A.MCAST_GROUP)!)).toBe("ef010203");
-        const b = parseAttrs(Buffer.concat(packDaemon({ state: "master", mcastInterface: "eth0", syncId: 1, mcastGroup: "ff02::1:81" })));
+        const b = parseAttrs(Buffer.concat(packDaemon({
+            state: "master", mcastInterface: "eth0", syncId: 1, mcastGroup: "ff02::1:81",
+        })));
         expect(hex(b.get(A.MCAST_GROUP6)!)).toBe("ff02" + "0".repeat(20) + "00010081");
         expect(b.has(A.MCAST_GROUP)).toBe(false);
     });
@@ -286,10 +304,14 @@ describe("unpacking what the kernel sends", () => {
 
     it("prefers STATS64 over STATS; STATS has u32 counters and u64 bytes", () => {
         const S = IPVS.statsAttr;
-        const stats32 = nest(IPVS.svcAttr.STATS, [attr(S.CONNS, u32(5)), attr(S.INBYTES, u64(2n ** 40n)), attr(S.CPS, u32(1))]);
-        const stats64 = nest(IPVS.svcAttr.STATS64, [attr(S.PAD, Buffer.alloc(0)), attr(S.CONNS, u64(2n ** 33n)), attr(S.OUTBPS, u64(9n))]);
-        expect(unpackService(kernelService(0, [stats32])).stats).toMatchObject({ conns: 5, inBytes: 2 ** 40, cps: 1, outPkts: 0 });
-        expect(unpackService(kernelService(0, [stats32, stats64])).stats).toMatchObject({ conns: 2 ** 33, outBps: 9, inBytes: 0 });
+        const stats32 = nest(IPVS.svcAttr.STATS,
+            [attr(S.CONNS, u32(5)), attr(S.INBYTES, u64(2n ** 40n)), attr(S.CPS, u32(1))]);
+        const stats64 = nest(IPVS.svcAttr.STATS64,
+            [attr(S.PAD, Buffer.alloc(0)), attr(S.CONNS, u64(2n ** 33n)), attr(S.OUTBPS, u64(9n))]);
+        expect(unpackService(kernelService(0, [stats32])).stats)
+            .toMatchObject({ conns: 5, inBytes: 2 ** 40, cps: 1, outPkts: 0 });
+        expect(unpackService(kernelService(0, [stats32, stats64])).stats)
+            .toMatchObject({ conns: 2 ** 33, outBps: 9, inBytes: 0 });
         expect(Object.keys(unpackStats(Buffer.alloc(0))).sort()).toEqual(
             ["conns", "cps", "inBps", "inBytes", "inPkts", "inPps", "outBps", "outBytes", "outPkts", "outPps"]);
     });
@@ -300,7 +322,8 @@ describe("unpacking what the kernel sends", () => {
             attr(D.ADDR, packAddress("inet6", "fd00::21")), attr(D.PORT, Buffer.from("0050", "hex")),
             attr(D.FWD_METHOD, u32(3)), attr(D.WEIGHT, u32(2)), attr(D.U_THRESH, u32(0)), attr(D.L_THRESH, u32(0)),
             attr(D.ACTIVE_CONNS, u32(4)), attr(D.INACT_CONNS, u32(5)), attr(D.PERSIST_CONNS, u32(6)),
-            attr(D.TUN_TYPE, Buffer.from([0])), attr(D.TUN_PORT, Buffer.from("0000", "hex")), attr(D.TUN_FLAGS, Buffer.from(u16h(0), "hex")),
+            attr(D.TUN_TYPE, Buffer.from([0])), attr(D.TUN_PORT, Buffer.from("0000", "hex")),
+            attr(D.TUN_FLAGS, Buffer.from(u16h(0), "hex")),
         ]);
         expect(unpackDestination(b, "inet6")).toEqual({
             address: "fd00::21", port: 80, addressFamily: "inet6", forwarding: "dr", weight: 2, upperThreshold: 0,
@@ -318,7 +341,9 @@ describe("unpacking what the kernel sends", () => {
     });
 
     it("info: the version code as text and the connection table size", () => {
-        const b = Buffer.concat([attr(IPVS.infoAttr.VERSION, u32(0x010201)), attr(IPVS.infoAttr.CONN_TAB_SIZE, u32(4096))]);
+        const b = Buffer.concat([
+            attr(IPVS.infoAttr.VERSION, u32(0x010201)), attr(IPVS.infoAttr.CONN_TAB_SIZE, u32(4096)),
+        ]);
         expect(unpackInfo(b)).toEqual({ version: "1.2.1", versionCode: 0x010201, connTableSize: 4096 });
     });
 
@@ -330,7 +355,8 @@ describe("unpacking what the kernel sends", () => {
 describe("pack refuses what the kernel would misread", () => {
     const svc = {
         family: "inet" as const, protocol: "tcp" as const, address: "10.0.0.200", port: 80, scheduler: "wlc",
-        persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0, netmask: "255.255.255.255" as string | number,
+        persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0,
+        netmask: "255.255.255.255" as string | number,
     };
     it.each([
         [{ port: 65536 }, /port/],
@@ -353,7 +379,10 @@ describe("pack refuses what the kernel would misread", () => {
         expect(() => packTimeouts({ udp: 0 })).toThrow(/unchanged/);
     });
     it("an unknown forwarding method or tunnel type", () => {
-        const d = { address: "10.0.0.21", port: 80, addressFamily: "inet" as const, weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+        const d = {
+            address: "10.0.0.21", port: 80, addressFamily: "inet" as const, weight: 1, upperThreshold: 0,
+            lowerThreshold: 0,
+        };
         expect(() => packDestination({ ...d, forwarding: "masq" as never })).toThrow(/forwarding method/);
         expect(() => packDestination({ ...d, forwarding: "tun", tunnelType: "vxlan" as never })).toThrow(/tunnel type/);
     });
@@ -361,8 +390,14 @@ describe("pack refuses what the kernel would misread", () => {
 
 describe("requests", () => {
     const id = { family: "inet" as const, protocol: "tcp" as const, address: "10.0.0.200", port: 80 };
-    const d = { address: "10.0.0.21", port: 80, addressFamily: "inet" as const, forwarding: "nat" as const, weight: 1, upperThreshold: 0, lowerThreshold: 0 };
-    const svc = { ...id, scheduler: "wlc", persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0, netmask: "255.255.255.255" };
+    const d = {
+        address: "10.0.0.21", port: 80, addressFamily: "inet" as const, forwarding: "nat" as const, weight: 1,
+        upperThreshold: 0, lowerThreshold: 0,
+    };
+    const svc = {
+        ...id, scheduler: "wlc", persistent: false, onePacket: false, schedFlags: 0, persistenceTimeout: 0,
+        netmask: "255.255.255.255",
+    };
     const all: Array<[string, Buffer, number]> = [
         ["services", requests.services(), IPVS.cmd.GET_SERVICE],
         ["service", requests.service(id), IPVS.cmd.GET_SERVICE],
@@ -376,7 +411,8 @@ describe("requests", () => {
         ["timeouts", requests.timeouts(), IPVS.cmd.GET_CONFIG],
         ["setTimeouts", requests.setTimeouts({ tcp: 1 }), IPVS.cmd.SET_CONFIG],
         ["daemons", requests.daemons(), IPVS.cmd.GET_DAEMON],
-        ["startDaemon", requests.startDaemon({ state: "master", mcastInterface: "eth0", syncId: 1 }), IPVS.cmd.NEW_DAEMON],
+        ["startDaemon", requests.startDaemon({ state: "master", mcastInterface: "eth0", syncId: 1 }),
+            IPVS.cmd.NEW_DAEMON],
         ["stopDaemon", requests.stopDaemon("master"), IPVS.cmd.DEL_DAEMON],
         ["info", requests.info(), IPVS.cmd.GET_INFO],
         ["zero one", requests.zero(id), IPVS.cmd.ZERO],
@@ -399,9 +435,12 @@ describe("requests", () => {
 
 describe("errors and names", () => {
     it("an IpvsError names the errno, the operation and ipvsadm's meaning for it", () => {
-        const e = new IpvsError(17, "add service", `add service ${describeService({ family: "inet", protocol: "tcp", address: "10.0.0.200", port: 80 })}`);
+        const e = new IpvsError(17, "add service",
+            `add service ${describeService({ family: "inet", protocol: "tcp", address: "10.0.0.200", port: 80 })}`);
         expect(e).toBeInstanceOf(Error);
-        expect(e).toMatchObject({ errno: 17, code: "EEXIST", op: "add service tcp 10.0.0.200:80", meaning: "service already exists" });
+        expect(e).toMatchObject({
+            errno: 17, code: "EEXIST", op: "add service tcp 10.0.0.200:80", meaning: "service already exists",
+        });
         expect(e.message).toBe("add service tcp 10.0.0.200:80: EEXIST: service already exists");
     });
     it.each([
@@ -423,7 +462,8 @@ describe("errors and names", () => {
         expect(new IpvsError(errno, kind, "x")).toMatchObject({ code, meaning });
     });
     it("names services the way ipvsadm's messages do", () => {
-        expect(describeService({ family: "inet6", protocol: "udp", address: "fd00::200", port: 53 })).toBe("udp [fd00::200]:53");
+        expect(describeService({ family: "inet6", protocol: "udp", address: "fd00::200", port: 53 }))
+            .toBe("udp [fd00::200]:53");
         expect(describeService({ family: "inet", fwmark: 2000 })).toBe("fwmark 2000");
         expect(describeService({ family: "inet6", fwmark: 2001 })).toBe("fwmark 2001 (inet6)");
     });

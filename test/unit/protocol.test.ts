@@ -25,11 +25,15 @@ function fake(ipvs: Record<string, (...a: unknown[]) => Promise<unknown>> = {}) 
 describe("lines that are not requests", () => {
     it.each([
         ["invalid JSON", "{"], ["an empty line", ""], ["a number", "42"], ["null", "null"], ["a string", '"probe"'],
-        ["an array", '[{"id":1,"op":"probe"}]'], ["an object without op", '{"id":1}'], ["op not a string", '{"id":1,"op":7}'],
+        ["an array", '[{"id":1,"op":"probe"}]'], ["an object without op", '{"id":1}'],
+        ["op not a string", '{"id":1,"op":7}'],
     ])("%s gets id -1 and says what a request is, touching nothing", async (_, line) => {
         const { ctx, log } = fake();
         const r = await handle(line, ctx);
-        expect(r).toEqual({ id: -1, ok: false, error: { message: 'not a request: expected one JSON object {"id", "op", "args"} per line' } });
+        expect(r).toEqual({
+            id: -1, ok: false,
+            error: { message: 'not a request: expected one JSON object {"id", "op", "args"} per line' },
+        });
         expect(log).toEqual([]);
     });
 });
@@ -39,7 +43,12 @@ describe("operations", () => {
         "refuses the unknown operation %j with its id, the field and the accepted ones", async (op) => {
             const { ctx, log } = fake();
             const r = await handle(JSON.stringify({ id: 9, op }), ctx);
-            expect(r).toEqual({ id: 9, ok: false, error: { message: `unknown operation ${JSON.stringify(op)}: the agent accepts ${accepted}`, field: "op" } });
+            expect(r).toEqual({
+                id: 9, ok: false,
+                error: {
+                    message: `unknown operation ${JSON.stringify(op)}: the agent accepts ${accepted}`, field: "op",
+                },
+            });
             expect(log).toEqual([]);
         });
 
@@ -51,8 +60,12 @@ describe("operations", () => {
     it("dispatches a known operation and answers with its result under the lock", async () => {
         const zeroed: unknown[] = [];
         const { ctx, log } = fake({ zero: async (id) => { zeroed.push(id); return undefined; } });
-        const r = await handle(JSON.stringify({ id: 3, op: "zero", args: { service: { protocol: "tcp", address: "10.4.0.1", port: 80 } } }), ctx);
-        expect(r).toEqual({ id: 3, ok: true, result: { changed: true, actions: ["zeroed the counters of service tcp/10.4.0.1:80"] } });
+        const r = await handle(JSON.stringify({
+            id: 3, op: "zero", args: { service: { protocol: "tcp", address: "10.4.0.1", port: 80 } },
+        }), ctx);
+        expect(r).toEqual({
+            id: 3, ok: true, result: { changed: true, actions: ["zeroed the counters of service tcp/10.4.0.1:80"] },
+        });
         expect(zeroed).toEqual([{ family: "inet", protocol: "tcp", address: "10.4.0.1", port: 80 }]);
         expect(log).toEqual(["lock", "ipvs", "unlock"]);
     });
@@ -63,18 +76,25 @@ describe("errors travel back with their field and code", () => {
         const { ctx } = fake();
         ctx.exclusive = async () => { throw new AgentError("another run holds the lock", "changes", "EBUSY"); };
         const r: Reply = await handle(JSON.stringify({ id: 4, op: "apply", args: { changes: [] } }), ctx);
-        expect(r).toEqual({ id: 4, ok: false, error: { message: "another run holds the lock", field: "changes", code: "EBUSY" } });
+        expect(r).toEqual({
+            id: 4, ok: false, error: { message: "another run holds the lock", field: "changes", code: "EBUSY" },
+        });
     });
 
     it("a kernel error carries its errno name and no field", async () => {
-        const { ctx } = fake({ zero: async () => { throw Object.assign(new Error("No such process"), { code: "ESRCH" }); } });
+        const { ctx } = fake({
+            zero: async () => { throw Object.assign(new Error("No such process"), { code: "ESRCH" }); },
+        });
         const r = await handle(JSON.stringify({ id: 5, op: "zero" }), ctx);
         expect(r).toEqual({ id: 5, ok: false, error: { message: "No such process", code: "ESRCH" } });
     });
 
     it("a bad request is refused naming the field, before the lock is taken", async () => {
         const { ctx, log } = fake();
-        const r = await handle(JSON.stringify({ id: 6, op: "apply", args: { changes: [{ service: { protocol: "tcp", address: "10.4.0.300", port: 80 } }] } }), ctx);
+        const r = await handle(JSON.stringify({
+            id: 6, op: "apply",
+            args: { changes: [{ service: { protocol: "tcp", address: "10.4.0.300", port: 80 } }] },
+        }), ctx);
         expect(r.ok).toBe(false);
         expect(r.error?.field).toMatch(/^changes\[0\]\.service/);
         expect(r.error?.message).toContain('"10.4.0.300" is not an IPv4 or IPv6 address');

@@ -55,14 +55,18 @@ describe("hostKeyProblem", () => {
         expect(hostKeyProblem({ ...node, ...c }, ed.blob)).toBeUndefined();
     });
 
-    it.each([["nothing", undefined], ["an empty string", ""], ["blanks", "  "]])("with %s pinned says what to pin and how to opt out", (_, hostKey) => {
-        const p = hostKeyProblem({ ...node, hostKey }, ed.blob);
-        expect(p).toContain("no hostKey is pinned for operator@10.0.0.11:2222");
-        expect(p).toContain(`it offered ${ed.keygenFingerprint}`);
-        expect(p).toContain("insecureIgnoreHostKey");
-    });
+    it.each([["nothing", undefined], ["an empty string", ""], ["blanks", "  "]])(
+        "with %s pinned says what to pin and how to opt out", (_, hostKey) => {
+            const p = hostKeyProblem({ ...node, hostKey }, ed.blob);
+            expect(p).toContain("no hostKey is pinned for operator@10.0.0.11:2222");
+            expect(p).toContain(`it offered ${ed.keygenFingerprint}`);
+            expect(p).toContain("insecureIgnoreHostKey");
+        });
 
-    it.each([["another key's line", other.line], ["another key's fingerprint", other.keygenFingerprint], ["a known_hosts line of another key", `host ${other.line}`]])(
+    it.each([
+        ["another key's line", other.line], ["another key's fingerprint", other.keygenFingerprint],
+        ["a known_hosts line of another key", `host ${other.line}`],
+    ])(
         "refuses %s, naming the node and both fingerprints", (_, hostKey) => {
             const p = hostKeyProblem({ ...node, hostKey }, ed.blob);
             expect(p).toContain("the host key of operator@10.0.0.11:2222 does not match the pinned hostKey");
@@ -90,8 +94,9 @@ describe("hostKeyProblem", () => {
 describe("target", () => {
     it("defaults the user to root and the port to 22, and chains jump hosts", () => {
         expect(target({ host: "a" })).toBe("root@a:22");
-        expect(target({ host: "10.0.0.22", user: "operator", port: 2200, proxy: { host: "j", proxy: { host: "k", port: 2 } } }))
-            .toBe("operator@10.0.0.22:2200 via root@j:22 via root@k:2");
+        expect(target({
+            host: "10.0.0.22", user: "operator", port: 2200, proxy: { host: "j", proxy: { host: "k", port: 2 } },
+        })).toBe("operator@10.0.0.22:2200 via root@j:22 via root@k:2");
     });
 });
 
@@ -124,7 +129,8 @@ describe("tar", () => {
     });
 
     it("lists as regular files with sizes and recent times (tar -tv)", () => {
-        const listing = execFileSync("tar", ["-tv", "--numeric-owner"], { input: tar(files.slice(0, 2)) }).toString().trim().split("\n");
+        const listing = execFileSync("tar", ["-tv", "--numeric-owner"], { input: tar(files.slice(0, 2)) })
+            .toString().trim().split("\n");
         expect(listing).toHaveLength(2);
         expect(listing[0]).toMatch(/^-rw-r--r-- 0\/0 +22 \d{4}-\d\d-\d\d \d\d:\d\d agent\.js$/);
         expect(listing[1]).toMatch(/^-rwxr-xr-x 0\/0 +100001 .* netlink\.node$/);
@@ -141,7 +147,10 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
     beforeAll(async () => {
         server = new Server({ hostKeys: [ed.privateKey, rsa.privateKey] }, (client) => {
             client.on("authentication", (ctx) => {
-                if (ctx.method === "password" && ctx.password === "secret") { authed.push(ctx.username); return ctx.accept(); }
+                if (ctx.method === "password" && ctx.password === "secret") {
+                    authed.push(ctx.username);
+                    return ctx.accept();
+                }
                 ctx.reject(["password"]);
             }).on("error", () => undefined);
         });
@@ -149,16 +158,19 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
         port = (server.address() as { port: number }).port;
     });
     afterAll(() => new Promise<void>((r) => server.close(() => r())));
-    const local = (c: Partial<Connection>): Connection => ({ host: "127.0.0.1", port, user: "ops", password: "secret", dialRetries: 1, ...c });
+    const local = (c: Partial<Connection>): Connection =>
+        ({ host: "127.0.0.1", port, user: "ops", password: "secret", dialRetries: 1, ...c });
 
-    it.each([["the ed25519 key", ed], ["the RSA key (the server's second choice: the pin asks for its type)", rsa]])("a pin of %s connects", async (_, key) => {
-        const c = await connect(local({ hostKey: key.line }));
-        c.end();
-        expect(authed.at(-1)).toBe("ops");
-    });
+    it.each([["the ed25519 key", ed], ["the RSA key (the server's second choice: the pin asks for its type)", rsa]])(
+        "a pin of %s connects", async (_, key) => {
+            const c = await connect(local({ hostKey: key.line }));
+            c.end();
+            expect(authed.at(-1)).toBe("ops");
+        });
 
     it("a fingerprint does not say its key's type: pinning the RSA one fails with a hint to pin the line", async () => {
-        const e = await connect(local({ hostKey: rsa.keygenFingerprint })).then((c) => { c.end(); return undefined; }, (err: Error) => err);
+        const e = await connect(local({ hostKey: rsa.keygenFingerprint }))
+            .then((c) => { c.end(); return undefined; }, (err: Error) => err);
         expect(e?.message).toContain(`it offered ${ed.keygenFingerprint}, the pinned one is ${rsa.keygenFingerprint}`);
         expect(e?.message).toContain("pin the public key line instead");
         const c = await connect(local({ hostKey: ed.keygenFingerprint }));
@@ -167,14 +179,18 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
 
     it("a pin of a type the server does not have says so, once", async () => {
         const ecdsa = keygen("ecdsa");
-        const e = await connect(local({ hostKey: ecdsa.line, dialRetries: 3 })).then((c) => { c.end(); return undefined; }, (err: Error) => err);
-        expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: it has no ecdsa-sha2-nistp256 host key, the type of the pinned hostKey: ` +
+        const e = await connect(local({ hostKey: ecdsa.line, dialRetries: 3 }))
+            .then((c) => { c.end(); return undefined; }, (err: Error) => err);
+        expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: it has no ecdsa-sha2-nistp256 host key, ` +
+            `the type of the pinned hostKey: ` +
             `pin one of the keys it has (ssh-keyscan -p ${port} 127.0.0.1 lists them; check them out of band)`);
     });
 
     it("a wrong password fails once, as an authentication failure of that user", async () => {
-        const e = await connect(local({ hostKey: ed.line, password: "wrong", dialRetries: 3 })).then(() => undefined, (err: Error) => err);
-        expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: authentication as ops failed: the node accepted none of the credentials given ` +
+        const e = await connect(local({ hostKey: ed.line, password: "wrong", dialRetries: 3 }))
+            .then(() => undefined, (err: Error) => err);
+        expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: authentication as ops failed: ` +
+            `the node accepted none of the credentials given ` +
             "(privateKey, password, agentSocket); check them and that the user may log in");
     });
 
@@ -182,7 +198,8 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
         const locked = keygen("ed25519", "passphrase");
         for (const privateKey of ["not a key", locked.privateKey]) {
             const t0 = Date.now();
-            const e = await connect(local({ hostKey: ed.line, password: undefined, privateKey, dialRetries: 3 })).then(() => undefined, (err: Error) => err);
+            const e = await connect(local({ hostKey: ed.line, password: undefined, privateKey, dialRetries: 3 }))
+                .then(() => undefined, (err: Error) => err);
             expect(e?.message).toContain(`cannot connect to ops@127.0.0.1:${port}: the privateKey cannot be used`);
             expect(Date.now() - t0).toBeLessThan(1000);
         }

@@ -13,10 +13,3 @@ export {
     schedulerAvailable,
 } from "./modules";
 export * from "./probe";
-// The shared tree's tables, as this module has always offered them (test/unit/model.test.ts takes
-// SCHEDULERS from here, test/unit/cluster.test.ts interfaceNameProblem): the agent itself imports them
-// from provider/model.
-export { interfaceNameProblem } from "../../model/interface";
-export { KERNEL_FEATURES } from "../../model/kernel";
-export { SCHEDULER_FEATURE, SCHEDULERS } from "../../model/schedulers";
-export { INTERFACE_SYSCTLS, interfaceSysctl, sysctlProblem, SYSCTLS } from "../../model/sysctls";
