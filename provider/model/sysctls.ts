@@ -176,6 +176,9 @@ export interface DosProtectionSpec {
     conntrack?: boolean;
     /** net.ipv4.vs.conn_reuse_mode: 0-3, how a reused source port is rescheduled. */
     connReuseMode?: number;
+    /** net.ipv4.vs.sloppy_tcp: take up a TCP connection from any packet, not only a SYN: what a director
+     * needs to carry on the connections of one that failed over to it without a sync daemon. */
+    sloppyTcp?: boolean;
 }
 
 /** How a DosProtection field is written: a defence mode (off, auto, always), a boolean, or the integer itself. */
@@ -191,6 +194,7 @@ export const dosAttributes = {
     expireQuiescentTemplate: { sysctl: "net.ipv4.vs.expire_quiescent_template", kind: "bool" },
     conntrack: { sysctl: "net.ipv4.vs.conntrack", kind: "bool" },
     connReuseMode: { sysctl: "net.ipv4.vs.conn_reuse_mode", kind: "int" },
+    sloppyTcp: { sysctl: "net.ipv4.vs.sloppy_tcp", kind: "bool" },
 } as const satisfies Record<keyof DosProtectionSpec, { sysctl: string; kind: DosKind }>;
 export type DosField = keyof typeof dosAttributes;
 export const dosProtectionFields = Object.keys(dosAttributes) as DosField[];

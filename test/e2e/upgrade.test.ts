@@ -2,7 +2,8 @@
 // build is made from git (OLD: the last commit before the layout of provider/model), the program of
 // test/upgrade is deployed with it through the real Pulumi CLI (its node_modules/pulumi-lvs points at that
 // build), and then, with the link gone (the program and the state's provider stub find this checkout), a
-// refresh and a preview show no change, an update of a weight reaches the kernel, and a destroy leaves
+// refresh and a preview show no change, an update of a weight and of an attribute the earlier build did
+// not have (DosProtection.sloppyTcp) reaches the kernel, and a destroy leaves
 // nothing of it on the nodes. Owns VIP 10.0.0.238 on director1 (ports 80, 81), rs1's back port 8238,
 // rs3's lo address 10.0.0.238, sync id 38.
 import { execFileSync } from "child_process";
@@ -21,19 +22,24 @@ const vip = "10.0.0.238";
 
 let stack: Stack;
 let old: string;
-const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n").filter((l) => l.includes(` ${vip}:`)).sort();
+const ours = async () => (await sh("director1", "ipvsadm -Sn")).split("\n")
+    .filter((l) => l.includes(` ${vip}:`)).sort();
 const timeouts = () => sh("director1", "ipvsadm -L --timeout");
 const daemons = () => sh("director1", "ipvsadm -L --daemon");
-const held = async () => Object.keys(JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/desired.json")).holders ?? {})
-    .filter((name) => name.includes(vip));
+const sloppy = () => sh("director1", "cat /proc/sys/net/ipv4/vs/sloppy_tcp");
+const held = async () =>
+    Object.keys(JSON.parse(await sh("director1", "cat /var/lib/pulumi-lvs/desired.json")).holders ?? {})
+        .filter((name) => name.includes(vip));
 
 /** The earlier build: its sources from git, this checkout's packages, its own lib/ and agent bundle. */
 function buildOld(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-lvs-${OLD}-`));
-    execFileSync("bash", ["-c", `git -C "${repo}" archive ${OLD} sdk provider scripts bench test/lab.ts package.json tsconfig.json` +
+    execFileSync("bash", ["-c", `git -C "${repo}" archive ${OLD} sdk provider scripts bench ` +
+        `test/lab.ts package.json tsconfig.json` +
         ` | tar -x -C "${dir}"`], { stdio: "pipe" });
     fs.symlinkSync(path.join(repo, "node_modules"), path.join(dir, "node_modules"));
-    execFileSync(process.execPath, [path.join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", dir], { stdio: "pipe" });
+    execFileSync(process.execPath, [path.join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", dir],
+        { stdio: "pipe" });
     execFileSync(process.execPath, [path.join(dir, "scripts", "build-agent.js")], { stdio: "pipe" });
     return dir;
 }
@@ -53,9 +59,11 @@ afterAll(async () => {
     closeLab();
 });
 
-test("an earlier build's state refreshes, previews, updates and destroys with this build, and nothing is left", async () => {
+test("an earlier build's state refreshes, previews, updates and destroys with this build, " +
+    "and nothing is left", async () => {
     const timeoutsBefore = await timeouts();
     const daemonsBefore = await daemons();
+    const sloppyBefore = await sloppy();
     expect(await ours(), "nothing of this test on director1 before it").toEqual([]);
 
     await stack.config("weight", "2");
@@ -72,15 +80,18 @@ test("an earlier build's state refreshes, previews, updates and destroys with th
     const state = JSON.parse(fs.readFileSync(stack.stateFile(), "utf8"));
     const stubs = state.checkpoint.latest.resources
         .map((r: { inputs?: { __provider?: string } }) => r.inputs?.__provider).filter(Boolean);
-    expect(stubs.length, "one stub per resource: a director, its DoS setting, 2 services, 2 real servers, a node").toBe(7);
+    expect(stubs.length, "one stub per resource: a director, its DoS setting, 2 services, 2 real servers, a node")
+        .toBe(7);
     for (const p of stubs) expect(p).toContain('require("pulumi-lvs/lib/provider/resources")');
     fs.rmSync(path.join(program, "node_modules"), { recursive: true, force: true });
 
     await stack.run("refresh", "--yes", "--skip-preview", "--expect-no-changes");
     await stack.run("preview", "--expect-no-changes");
     await stack.config("weight", "3");
+    await stack.config("sloppyTcp", "true");
     const up = await stack.run("up", "--yes", "--skip-preview");
-    expect(up).toMatch(/1 updated/);
+    expect(up).toMatch(/2 updated/);
+    expect(await sloppy()).toBe("1\n");
     expect(await ours()).toContain(`-a -t ${vip}:80 -r 10.1.0.21:8238 -m -w 3`);
 
     await stack.run("destroy", "--yes", "--skip-preview");
@@ -88,5 +99,6 @@ test("an earlier build's state refreshes, previews, updates and destroys with th
     expect(await sh("rs3", `ip -o addr show dev lo | grep -c ' ${vip}/32'; true`)).toBe("0\n");
     expect(await timeouts()).toBe(timeoutsBefore);
     expect(await daemons()).toBe(daemonsBefore);
+    expect(await sloppy()).toBe(sloppyBefore);
     expect(await held(), "holds left in director1's record").toEqual([]);
 });
