@@ -74,7 +74,7 @@ test("an earlier build's state refreshes, previews, updates and destroys with th
         `-a -t ${vip}:80 -r 10.1.0.21:8238 -m -w 2`,
         `-a -t ${vip}:81 -r 10.0.0.23:81 -g -w 1`,
     ].sort());
-    expect(await daemons()).toContain("master sync daemon (mcast=lan0, syncid=38)");
+    expect(await daemons()).toContain("master sync daemon (mcast=lan0, syncid=38, ");
     expect(await sh("rs3", `ip -o addr show dev lo | grep -c ' ${vip}/32'`)).toBe("1\n");
     // The stub in the state requires the package by name: from here on it finds this checkout.
     const state = JSON.parse(fs.readFileSync(stack.stateFile(), "utf8"));
