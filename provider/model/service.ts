@@ -169,19 +169,17 @@ export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] 
 }
 
 /** The rule of each field that is set, at its property (nested ones at "persistence.timeout"). */
-function fieldRules(o: Record<string, unknown>, table: Record<string, Attribute>, prefix: string, f: Failure[]): void {
+export function fieldRules(o: Record<string, unknown>, table: Record<string, Attribute>, prefix: string,
+    f: Failure[]): void {
     for (const [field, a] of Object.entries(table)) {
         const reason = o[field] === undefined ? undefined : a.rule(o[field]);
         if (reason) f.push({ property: `${prefix}${field}`, reason });
     }
 }
-export { fieldRules };
 
 export function validateService(s: ServiceSpec): Failure[] {
     const f = validateServiceKey(s);
-    const settings = { ...s } as Record<string, unknown>;
-    delete settings.schedulerFlags; // each flag below, with the scheduler it belongs to
-    fieldRules(settings, serviceAttributes, "", f);
+    fieldRules(s as Record<string, unknown>, serviceAttributes, "", f); // each flag below, with its scheduler
     const sched = s.scheduler ?? defaultScheduler;
     for (const flag of Array.isArray(s.schedulerFlags) ? s.schedulerFlags : []) {
         if (!SCHEDULER_FLAGS.includes(flag))
