@@ -86,10 +86,9 @@ export function checkDuplicate(object: string, what: string, given: object, fail
     if (JSON.stringify(settings).includes(unknownValue)) return; // a preview's unknowns: compared once known
     const first = declared.get(object);
     if (!first) { declared.set(object, { settings, what }); return; }
-    const diff = [...new Set([...Object.keys(first.settings), ...Object.keys(settings)])]
-        .filter((k) => JSON.stringify(first.settings[k]) !== JSON.stringify(settings[k]))
-        .map((k) => `${k} ${model.show(first.settings[k])} there, ${model.show(settings[k])} here`);
-    if (diff.length) failures.push({ property: Object.keys(settings).find((k) => diff[0].startsWith(`${k} `)) ?? "",
+    const fields = model.differingFields(first.settings, settings);
+    const diff = fields.map((k) => `${k} ${model.show(first.settings[k])} there, ${model.show(settings[k])} here`);
+    if (diff.length) failures.push({ property: fields[0],
         reason: `another resource of this program declares ${first.what} too, with other settings ` +
             `(${diff.join("; ")}): one object, one declaration (or the same settings in both)` });
 }

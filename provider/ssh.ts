@@ -1,12 +1,12 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
-import { Connection, parsePinnedKey, pinnedKeyProblem, target } from "./model/connection";
+import { Connection, parsePinnedKey, target } from "./model/connection";
 import { trace } from "./trace";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
 
 export type { Connection };
-export { target, pinnedKeyProblem };
+export { target };
 
 /** The OpenSSH fingerprint of a host key blob: "SHA256:" and unpadded base64, as `ssh-keygen -lf` prints it. */
 export function fingerprint(key: Buffer): string {

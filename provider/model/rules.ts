@@ -48,3 +48,9 @@ export function pick<T extends string>(o: Record<string, unknown>, fields: reado
     for (const f of fields) if (o[f] !== undefined) out[f] = o[f];
     return out;
 }
+
+/** The fields in which two declarations of one object differ (compared as JSON), in the order they come. */
+export function differingFields(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+        .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}

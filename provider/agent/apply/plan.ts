@@ -78,10 +78,8 @@ function planSysctl(name: string, live: SysctlValue, value: SysctlValue, plan: P
 /** What differs between two declarations of one object, in words ("weight 1 -> 2"), by field. */
 function fieldsDiff(theirs: Record<string, unknown> | undefined, ours: Record<string, unknown>): string[] {
     if (!theirs) return [];
-    const keys = [...new Set([...Object.keys(theirs), ...Object.keys(ours)])].sort();
     const text = (v: unknown) => (v === undefined ? "unset" : JSON.stringify(v));
-    return keys.filter((k) => JSON.stringify(theirs[k]) !== JSON.stringify(ours[k]))
-        .map((k) => `${k} ${text(theirs[k])} -> ${text(ours[k])}`);
+    return model.differingFields(theirs, ours).sort().map((k) => `${k} ${text(theirs[k])} -> ${text(ours[k])}`);
 }
 
 /**
