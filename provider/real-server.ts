@@ -45,10 +45,11 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
             ...model.validateServiceKey(svc ?? {})];
         const inService = (property: string) => (property.startsWith("service.") ? property : `service.${property}`);
         failures.push(...keyFailures.map((f) => ({ property: inService(f.property), reason: f.reason })));
+        // A tunnel that is not an object is the table's rule, which validateRealServer applies (with the others).
         const tunnel = news.tunnel === undefined ? undefined : model.realServerAttributes.tunnel.rule(news.tunnel);
-        if (tunnel) failures.push({ property: "tunnel", reason: tunnel });
-        else failures.push(...model.unknownFields(news.tunnel, model.tunnelFields, "tunnel", "tunnel setting"));
+        if (!tunnel) failures.push(...model.unknownFields(news.tunnel, model.tunnelFields, "tunnel", "tunnel setting"));
         if (!keyFailures.length) failures.push(...model.validateRealServer(realServerSpec(news), svc));
+        else if (tunnel) failures.push({ property: "tunnel", reason: tunnel });
         checkBooleans(news, ["adopt"], failures);
         failures.push(...model.validateDrain(news.drain));
         if (!failures.length && news.connection?.host) {

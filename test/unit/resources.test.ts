@@ -1,7 +1,8 @@
-// check and diff of the RealServerNode and DosProtection providers (no host is touched).
+// check and diff of the providers: RealServerNode, DosProtection, Director sync daemons, and how RealServer and
+// VirtualService name a setting that is not an object (no host is touched).
 import { describe, expect, it } from "vitest";
 import { dosProtection, realServerNode } from "../../provider/resources";
-import { director } from "../../provider/resources";
+import { director, realServer, virtualService } from "../../provider/resources";
 
 const connection = {
     host: "10.0.0.21", hostKey: "SHA256:kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", privateKey: "k",
@@ -123,5 +124,19 @@ describe("Director sync daemons", () => {
         expect(await director.diff!("id", olds, { connection, sync: { backup: { interface: "lan0", syncId: 46 } } }))
             .toMatchObject({ changes: true, replaces: [] });
         expect(await director.diff!("id", olds, { connection })).toMatchObject({ changes: true, replaces: [] });
+    });
+});
+
+describe("RealServer and VirtualService check", () => {
+    const service = { protocol: "tcp", address: "10.0.0.1", port: 80 };
+    it("names a setting that is not an object once, with the rule of its table", async () => {
+        const realServerFailures = failures(realServer as typeof dosProtection,
+            { service, address: "10.0.0.2", forwarding: "tun", tunnel: "gue" });
+        expect(await realServerFailures).toEqual(
+            ['tunnel: "gue" is not a tunnel setting: an object, e.g. { type: "gue", port: 6080 }']);
+        const serviceFailures = failures(virtualService as typeof dosProtection,
+            { ...service, scheduler: "sh", schedulerFlags: "sh-port" });
+        expect(await serviceFailures)
+            .toEqual(['schedulerFlags: "sh-port" is not a list of scheduler flags']);
     });
 });
