@@ -96,8 +96,8 @@ export function problemsOf(args: unknown): string[] {
         const where = `services.${sname}`;
         if (!isRecord(s)) { add(where, `${model.show(s)} is not a service`); scanned = false; continue; }
         known(s, serviceFields, where);
-        if (s.persistence !== undefined && object(s.persistence, `${where}.persistence`, "a persistence setting"))
-            known(s.persistence, model.persistenceFields, `${where}.persistence`);
+        // A persistence that is not an object is the service table's rule: validateService names it, below.
+        if (isRecord(s.persistence)) known(s.persistence, model.persistenceFields, `${where}.persistence`);
         if (s.address !== undefined && !isPlain(s.address))
             add(`${where}.address`, "the VIP must be a plain string here, not an Output " +
                 "(the directors' addresses and the nodes' VIPs are made from it)");
@@ -126,8 +126,8 @@ export function problemsOf(args: unknown): string[] {
                 continue;
             }
             known(r, realServerFields, rwhere);
-            if (r.tunnel !== undefined && object(r.tunnel, `${rwhere}.tunnel`, "a tunnel setting"))
-                known(r.tunnel, model.tunnelFields, `${rwhere}.tunnel`);
+            // A tunnel that is not an object: validateRealServer names it (the real-server table's rule), below.
+            if (isRecord(r.tunnel)) known(r.tunnel, model.tunnelFields, `${rwhere}.tunnel`);
             if (r.drain !== undefined && object(r.drain, `${rwhere}.drain`, "a drain setting, e.g. { timeout: 300 }"))
                 known(r.drain, ["timeout"], `${rwhere}.drain`);
             if (r.adopt !== undefined && isPlain(r.adopt) && typeof r.adopt !== "boolean")

@@ -223,6 +223,19 @@ describe("Cluster", () => {
         ]);
     });
 
+    it("names a persistence or a tunnel that is not an object once, by the rule of its table", async () => {
+        const e = await failure(edited((a) => {
+            a.services.web.persistence = 5;
+            a.services.site.realServers[1].tunnel = "gre";
+        }));
+        expect(problems(e)).toEqual([
+            "services.web.persistence: 5 is not a persistence setting: an object, e.g. { timeout: 360 } " +
+                "(or {} for ipvsadm's defaults)",
+            'services.site.realServers[1].tunnel: "gre" is not a tunnel setting: an object, ' +
+                'e.g. { type: "gue", port: 6080 }',
+        ]);
+    });
+
     it("leaves values that are Outputs to the resources' checks, and takes the rest", async () => {
         const { made } = await cluster({
             director: {
