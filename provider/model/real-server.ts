@@ -2,7 +2,7 @@
 // default and the kernel's name for it (the tables). Check, the agent's validation, normalisation, the
 // view refresh shows and the comparisons of diff and of the agent's plan are all made from these.
 import { canonicalAddress, familyOf } from "./address";
-import { choices, Failure, intRule, isInt, maxInt, oneOfRule } from "./rules";
+import { choices, Failure, intRule, isInt, maxInt, oneOfRule, portRule } from "./rules";
 import { Attribute, fieldRules, serviceFamily, ServiceKey } from "./service";
 import { show } from "./show";
 import type { Family, ForwardingMethod, Stats, TunnelFlags, TunnelType } from "./types";
@@ -112,8 +112,8 @@ export function validateRealServer(r: RealServerSpec, service: ServiceKey): Fail
         f.push({ property: "address", reason: `${r.address} is ${family} but the service is ` +
             `${serviceFamily(service)}: mixing families needs forwarding "tun"` });
     if (r.port !== undefined) {
-        if (!isInt(r.port, 0, 65535))
-            f.push({ property: "port", reason: `${show(r.port)} is not a port: an integer from 0 to 65535` });
+        const port = portRule(r.port);
+        if (port) f.push({ property: "port", reason: port });
         else if (fwd !== "nat" && service.fwmark === undefined && r.port !== service.port)
             f.push({ property: "port", reason: `with forwarding "${fwd}" a real server listens on the service's port ` +
                 `${service.port}, not ${r.port}; leave port out or use "nat"` });

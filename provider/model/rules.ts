@@ -25,6 +25,9 @@ export const intRule = (min: number, max: number, what: string, text = `an integ
 export const oneOfRule = (values: readonly unknown[], what: string, text: string): Rule =>
     (v) => (values.includes(v) ? undefined : `${show(v)} is not ${what}: ${text}`);
 
+/** A port, 0 (any) to 65535, as services, real servers and the agent's real-server keys take it. */
+export const portRule: Rule = intRule(0, 65535, "a port");
+
 export const booleanRule: Rule = (v) => (typeof v === "boolean" ? undefined : `${show(v)} is not a boolean`);
 
 /** "a", "b" or "c", as the rules list choices. */

@@ -3,7 +3,7 @@
 // for it (the table). Check, the agent's validation, normalisation, the view refresh shows and the
 // comparisons of diff and of the agent's plan are all made from these.
 import { canonicalAddress, familyOf } from "./address";
-import { booleanRule, choices, Failure, intRule, isInt, oneOfRule, Rule, u32 } from "./rules";
+import { booleanRule, choices, Failure, intRule, isInt, oneOfRule, portRule, Rule, u32 } from "./rules";
 import {
     defaultScheduler, flagScheduler, schedFlagBits, schedFlagNames, SCHEDULER_FLAGS, SCHEDULERS,
 } from "./schedulers";
@@ -160,8 +160,8 @@ export function validateServiceKey(k: ServiceKey, f: Failure[] = []): Failure[] 
             reason: `${show(k.protocol)} is not a protocol: use ${choices(protocols)} (or give fwmark instead)` });
     if (typeof k.address !== "string" || !familyOf(k.address))
         f.push({ property: "address", reason: `${show(k.address)} is not an IPv4 or IPv6 address` });
-    if (!isInt(k.port, 0, 65535))
-        f.push({ property: "port", reason: `${show(k.port)} is not a port: an integer from 0 to 65535` });
+    const port = portRule(k.port);
+    if (port) f.push({ property: "port", reason: port });
     if (k.family !== undefined && familyOf(k.address ?? "") && k.family !== familyOf(k.address ?? ""))
         f.push({ property: "family",
             reason: `${show(k.family)} does not match address ${k.address}; leave it out for address services` });

@@ -75,9 +75,10 @@ export function validateDaemon(d: Daemon): Failure[] {
     if (d.state !== "master" && d.state !== "backup")
         f.push({ property: "state", reason: `${show(d.state)} is not a sync daemon state: use "master" or "backup"` });
     const o = d as unknown as Record<string, unknown>;
-    for (const [field, a] of Object.entries(syncDaemonAttributes)) {
+    for (const a of Object.values(syncDaemonAttributes)) {
         const v = o[a.kernel];
-        if (v === undefined && field !== "interface" && field !== "syncId") continue;
+        // The settings every kernel takes are the ones it requires (MCAST_IFN, SYNC_ID); the others may be left out.
+        if (v === undefined && a.since43) continue;
         const reason = a.rule(v);
         if (reason) f.push({ property: a.kernel, reason });
     }

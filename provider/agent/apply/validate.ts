@@ -48,8 +48,8 @@ export function realServerKey(v: unknown, service: VirtualServiceId, field: stri
     onlyKeys(o, ["address", "port"], field);
     if (typeof o.address !== "string" || !model.familyOf(o.address))
         fail(`${field}.address`, `${model.show(o.address)} is not an IPv4 or IPv6 address`);
-    if (o.port !== undefined && !(Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535))
-        fail(`${field}.port`, `${model.show(o.port)} is not a port: an integer from 0 to 65535`);
+    const port = o.port === undefined ? undefined : model.portRule(o.port);
+    if (port) fail(`${field}.port`, port);
     return model.normalizeRealServer({ address: o.address, port: o.port as number | undefined }, service);
 }
 
@@ -163,7 +163,7 @@ const addressChange: Parse = (c, field) => {
     const bad = model.validateHostAddress(declared, field);
     if (bad.length) fail(bad[0].property.replace(/\.address$/, `.${kind}`), bad[0].reason);
     const address = c[kind] as string;
-    const prefixLength = (c.prefixLength as number | undefined) ?? (model.familyOf(address) === "inet" ? 32 : 128);
+    const prefixLength = (c.prefixLength as number | undefined) ?? model.hostPrefixLength(address);
     return { kind, address: model.canonicalAddress(address), iface: c.interface as string, prefixLength };
 };
 
