@@ -5,7 +5,9 @@
 # Sourced by guest.sh (PID 1) to boot every host; `hosts.sh reboot NAME`, run in PID 1's namespaces
 # (lab.sh reboot NAME), reboots one host: everything in its kernel namespace is gone (IPVS table,
 # addresses, sysctls), its disk stays, and at boot it runs pulumi-lvs's restore unit from that disk as
-# systemd would, before its sshd starts.
+# systemd would, before its sshd starts; then supervises pulumi-lvs's health unit as systemd would
+# (`hosts.sh supervise`, inside the host: started when its unit appears or changes, restarted a second
+# after it dies, stopped when the unit goes).
 . /lab/topology.sh
 log() { echo "lab: $*" > /dev/console; }
 
@@ -62,6 +64,7 @@ host_up() { # name
     in_host "$name" $cmd > "/run/lab/disk/$name/restore.log" 2>&1 \
       || log "$name: the restore unit failed (see /run/lab/disk/$name/restore.log)"
   fi
+  in_host "$name" /bin/bash /lab/hosts.sh supervise > /dev/null 2>&1 &
   in_host "$name" /lab/root/usr/sbin/sshd -f /lab/sshd_config -h "/lab/keys/$name" -o "PidFile=/run/sshd-$name.pid" \
     || log "sshd for $name did not start"
 }
@@ -73,6 +76,33 @@ host_down() { # name
   ip netns del "$1"
 }
 
+# systemd's part for pulumi-lvs-health.service (Type=simple, Restart=always, RestartSec=1), run inside a
+# host: its unit lives beside the record; a new text (a new agent) restarts it. Its output goes to
+# health.log there, as journald would keep it.
+supervise() {
+  local unit=/var/lib/pulumi-lvs/pulumi-lvs-health.service log=/var/lib/pulumi-lvs/health.log text="" now pid=""
+  # Running: the process is there and not a zombie (a killed child stays one until bash reaps it).
+  alive() { [ -n "$pid" ] && grep -qs '^State:[[:space:]]*[^Z]' "/proc/$pid/status"; }
+  while :; do
+    now=$(cat "$unit" 2>/dev/null || true)
+    if [ "$now" != "$text" ] || { [ -n "$pid" ] && ! alive; }; then
+      if [ -n "$pid" ]; then
+        if [ "$now" != "$text" ]; then echo "$(date -u +%FT%T.%3NZ) lab: the unit changed: stopping $pid"
+        else echo "$(date -u +%FT%T.%3NZ) lab: $pid ended, restarting in 1 s"; fi >> "$log"
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""; sleep 1
+      fi
+      text=$now
+      if [ -n "$text" ]; then
+        # shellcheck disable=SC2046
+        $(sed -n 's/^ExecStart=//p' <<< "$text") >> "$log" 2>&1 &
+        pid=$!
+      fi
+    fi
+    sleep 0.5
+  done
+}
+
+if [ "${1:-}" = supervise ]; then supervise; fi
 if [ "${1:-}" = reboot ]; then
   [ -n "${2:-}" ] && lab_names | grep -qx "$2" \
     || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }

@@ -129,10 +129,12 @@ export function pairs(a: object, b: object): Record<string, [unknown, unknown]> 
     return Object.fromEntries([...new Set([...Object.keys(x), ...Object.keys(y)])].map((k) => [k, [x[k], y[k]]]));
 }
 
-/** The service as the node has it (with its real servers), or undefined when it has none. */
-export async function liveService(c: Connection, key: model.ServiceKey): Promise<model.ServiceState | undefined> {
+/** The service as the node has it (with its real servers, and the health of those that are checked), or
+ * undefined when it has none. */
+export async function liveService(c: Connection, key: model.ServiceKey):
+    Promise<(model.ServiceState & { health: model.RealServerHealth[] }) | undefined> {
     const st = await (await agentFor(c)).request("state", { services: [key] });
-    return st.services[0];
+    return st.services[0] && { ...st.services[0], health: st.health ?? [] };
 }
 
 // ------------------------------------------------------------------------------------------------

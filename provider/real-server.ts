@@ -12,11 +12,21 @@ import { trace } from "./trace";
 import { warn } from "./warn";
 
 const realServerFields = ["connection", "service", "address", "port", ...model.realServerSettingFields,
-    "adopt", "drain"];
+    "healthCheck", "adopt", "drain"];
+
 
 /** The real server a declaration gives: its address, port and settings. */
 const realServerSpec = (i: Record<string, any>) =>
     ({ address: i.address, port: i.port, ...model.pick(i, model.realServerSettingFields) }) as model.RealServerSpec;
+
+/** A declaration's check with its defaults, as the node records it (undefined: the service's default). */
+const normalCheck = (i: Record<string, any>) =>
+    (i.healthCheck === undefined ? undefined : model.normalizeHealthCheck(i.healthCheck));
+
+/** The change that declares a real server, with its check when it has one. */
+const declare = (i: Record<string, any>, adopt: boolean, holder: string | undefined): model.Change =>
+    ({ service: i.service, realServer: realServerSpec(i), adopt, holder,
+        ...(i.healthCheck !== undefined ? { healthCheck: i.healthCheck } : {}) });
 
 /** The settings of a declaration in the form the kernel reports, for comparing. */
 const normalRealServer = (i: Record<string, unknown>) =>
@@ -52,6 +62,13 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         else if (tunnel) failures.push({ property: "tunnel", reason: tunnel });
         checkBooleans(news, ["adopt"], failures);
         failures.push(...model.validateDrain(news.drain));
+        if (news.healthCheck !== undefined) {
+            const bad = model.validateHealthCheck(news.healthCheck, "healthCheck");
+            failures.push(...bad);
+            if (!bad.length && !keyFailures.length)
+                failures.push(...model.checkPortProblem(news.healthCheck,
+                    svc.fwmark !== undefined ? (news.port ?? 0) : news.port ?? svc.port, "healthCheck"));
+        }
         if (!failures.length && news.connection?.host) {
             const service = model.serviceName(model.serviceId(svc));
             const rs = normalRealServer(news);
@@ -71,6 +88,7 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
             address: [address(olds), address(news)], port: [o.port, n.port],
         }, { connection: [olds.connection, news.connection],
             ...pairs({ ...o, port: undefined }, { ...n, port: undefined }),
+            healthCheck: [normalCheck(olds), normalCheck(news)],
             drain: [model.drainTimeout(olds.drain), model.drainTimeout(news.drain)], adopt: [olds.adopt, news.adopt],
             holder: holderPair(olds, news) });
     },
@@ -79,30 +97,37 @@ export const realServer: pulumi.dynamic.ResourceProvider = {
         const port = normalRealServer(inputs).port;
         const id = `${target(c)}/${model.serviceName(model.serviceId(inputs.service))}/${inputs.address}:${port}`;
         const { holder } = holdAs("real-server", inputs);
-        const realServer = realServerSpec(inputs);
-        await apply(c, [{ service: inputs.service, realServer, adopt: inputs.adopt === true, holder }]);
+        await apply(c, [declare(inputs, inputs.adopt === true, holder)]);
         await warnIPv6Forwarding(c, inputs);
         return { id, outs: plain({ ...inputs, ...normalRealServer(inputs), holder }) };
     },
     async update(_id, olds, news) {
         const { holder, first } = holdAs("real-server", news, olds);
         // A change of drain or adopt alone leaves the kernel as it is.
-        const settings = changed(normalRealServer(olds), normalRealServer(news));
-        if (first.length || settings || changed(olds.connection, news.connection)) {
-            const realServer = realServerSpec(news);
-            await apply(news.connection, [...first, { service: news.service, realServer, adopt: true, holder }]);
-        }
+        const settings = changed(normalRealServer(olds), normalRealServer(news)) ||
+            changed(normalCheck(olds), normalCheck(news));
+        if (first.length || settings || changed(olds.connection, news.connection))
+            await apply(news.connection, [...first, declare(news, true, holder)]);
         return { outs: plain({ ...news, ...normalRealServer(news), holder }) };
     },
     async read(id, props) {
         const live = await liveService(props.connection, props.service);
         const want = model.normalizeRealServer({ address: props.address, port: props.port },
             model.serviceId(props.service));
-        const rs = live?.realServers.find((r) => r.address === want.address && r.port === want.port);
-        if (!rs) return {};
+        const same = (r: { address: string; port: number }) => r.address === want.address && r.port === want.port;
+        const rs = live?.realServers.find(same);
+        const health = live?.health.find(same);
+        // A real server its check holds down is as declared (a weight of 0, or no entry in the table, is the
+        // check's doing, not drift); its health is an output.
+        const held = health && health.effect !== "declared";
+        if (!rs && !(held && health.effect === "removed")) return {};
         const props2: Record<string, unknown> = { ...props };
-        for (const f of model.realServerSettingFields) delete props2[f];
-        return { id, props: { ...props2, ...model.realServerView(rs) } };
+        for (const f of [...model.realServerSettingFields, "healthState"]) delete props2[f];
+        const declared = normalRealServer(props);
+        const view = rs ? { ...model.realServerView(rs), ...(held ? { weight: declared.weight } : {}) } : declared;
+        const healthState = health && { state: health.state, effect: health.effect,
+            ...(health.since ? { since: health.since } : {}), ...(health.last ? { lastCheck: health.last } : {}) };
+        return { id, props: { ...props2, ...view, ...(healthState ? { healthState } : {}) } };
     },
     async delete(id, props) {
         const timeoutSeconds = model.drainTimeout(props.drain);

@@ -8,7 +8,27 @@ import {
 import * as model from "./model";
 import { target, type Connection } from "./model";
 
-const virtualServiceFields = ["connection", ...model.serviceKeyFields, ...model.serviceSettingFields, "adopt"];
+const virtualServiceFields = ["connection", ...model.serviceKeyFields, ...model.serviceSettingFields,
+    ...model.serviceHealthFields, "adopt"];
+
+/** The health settings a declaration gives (its default check, sorry server, quorum), if any. */
+const healthSpec = (i: Record<string, unknown>): model.ServiceHealthSpec | undefined => {
+    const h = model.pick(i, model.serviceHealthFields);
+    return Object.keys(h).length ? h as model.ServiceHealthSpec : undefined;
+};
+
+/** The health settings as the node records them, for comparing. */
+const normalHealth = (i: Record<string, unknown>) => {
+    const h = healthSpec(i);
+    const id = model.serviceId(keyOf(i));
+    return h && model.normalizeServiceHealth(h, (r) => model.normalizeRealServer(r, id));
+};
+
+/** The change that declares a service, with its health settings when it has any. */
+const declare = (i: Record<string, unknown>, adopt: boolean, holder: string | undefined): model.Change => {
+    const health = healthSpec(i);
+    return { service: serviceSpec(i), adopt, holder, ...(health ? { health } : {}) };
+};
 
 /** The service a declaration gives: its identity and its settings. */
 const serviceSpec = (i: Record<string, unknown>) =>
@@ -30,6 +50,15 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
             ...model.unknownFields(news.persistence, model.persistenceFields, "persistence", "persistence setting"),
             ...model.validateService(spec));
         checkBooleans(news, ["adopt"], failures);
+        const health = model.validateServiceHealth(news);
+        failures.push(...health);
+        if (!health.length && !model.validateServiceKey(spec).length) {
+            if (news.healthCheck) failures.push(...model.checkPortProblem(news.healthCheck as model.HealthCheckSpec,
+                spec.fwmark !== undefined ? 0 : undefined, "healthCheck"));
+            if (news.sorryServer) failures.push(...model.validateRealServer(
+                model.sorryRealServer(news.sorryServer as model.SorryServerSpec), spec)
+                .map((f) => ({ property: `sorryServer.${f.property}`, reason: f.reason })));
+        }
         if (!failures.length && news.connection?.host) {
             const service = model.serviceName(model.serviceId(spec));
             checkDuplicate(`${target(news.connection)}/${service}`, `service ${service} on ${target(news.connection)}`,
@@ -45,18 +74,19 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
             connection: [target(olds.connection), target(news.connection)],
             ...(sameService ? {} : Object.fromEntries(model.serviceKeyFields.map((f) => [f, [olds[f], news[f]]]))),
         }, { connection: [olds.connection, news.connection], ...pairs(normalService(olds), normalService(news)),
+            ...pairs(normalHealth(olds) ?? {}, normalHealth(news) ?? {}),
             adopt: [olds.adopt, news.adopt], holder: holderPair(olds, news) });
     },
     async create(inputs) {
         const c = inputs.connection as Connection;
         const id = `${target(c)}/${model.serviceName(model.serviceId(keyOf(inputs)))}`;
         const { holder } = holdAs("virtual-service", inputs);
-        await apply(c, [{ service: serviceSpec(inputs), adopt: inputs.adopt === true, holder }]);
+        await apply(c, [declare(inputs, inputs.adopt === true, holder)]);
         return { id, outs: plain({ ...inputs, ...normalService(inputs), holder }) };
     },
     async update(_id, olds, news) {
         const { holder, first } = holdAs("virtual-service", news, olds);
-        await apply(news.connection, [...first, { service: serviceSpec(news), adopt: true, holder }]);
+        await apply(news.connection, [...first, declare(news, true, holder)]);
         return { outs: plain({ ...news, ...normalService(news), holder }) };
     },
     async read(id, props) {

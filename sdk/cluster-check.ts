@@ -9,9 +9,9 @@ const nodeFields = ["connection", "arpInterface"];
 /** The settings of a cluster's sync: a daemon's, but the interface (each director's own). */
 export const syncNames = model.syncFieldNames.filter((f) => f !== "interface");
 const serviceSpecFields: readonly string[] = [...model.serviceKeyFields, ...model.serviceSettingFields];
-const serviceFields = [...serviceSpecFields, "adopt", "realServers"];
+const serviceFields = [...serviceSpecFields, ...model.serviceHealthFields, "adopt", "realServers"];
 const realServerSpecFields: readonly string[] = ["address", "port", ...model.realServerSettingFields];
-const realServerFields = [...realServerSpecFields, "adopt", "drain"];
+const realServerFields = [...realServerSpecFields, "healthCheck", "adopt", "drain"];
 
 /** A value known now: not a pulumi Output or a promise, which only the engine resolves (the resource's check
  * sees those). */
@@ -111,6 +111,8 @@ export function problemsOf(args: unknown): string[] {
         const keyValid = deepPlain(key) && !model.validateServiceKey(key as model.ServiceKey).length;
         if (s.adopt !== undefined && isPlain(s.adopt) && typeof s.adopt !== "boolean")
             add(`${where}.adopt`, `${model.show(s.adopt)} is not a boolean`);
+        const health = model.pick(s, model.serviceHealthFields);
+        if (deepPlain(health)) failures(model.validateServiceHealth(health), where);
         if (!Array.isArray(s.realServers)) {
             add(`${where}.realServers`, `${model.show(s.realServers)} is not a list of real servers`);
             scanned = false;
@@ -132,6 +134,8 @@ export function problemsOf(args: unknown): string[] {
                 known(r.drain, ["timeout"], `${rwhere}.drain`);
             if (r.adopt !== undefined && isPlain(r.adopt) && typeof r.adopt !== "boolean")
                 add(`${rwhere}.adopt`, `${model.show(r.adopt)} is not a boolean`);
+            if (r.healthCheck !== undefined && deepPlain(r.healthCheck))
+                failures(model.validateHealthCheck(r.healthCheck, "healthCheck"), rwhere);
             const plainFields = ["address", "port", "forwarding"].filter((f) => r[f] !== undefined && !isPlain(r[f]));
             for (const f of plainFields) add(`${rwhere}.${f}`, "must be a plain value here, not an Output " +
                 `(${f === "port" ? "it names the real server's resources" : "it decides which hosts are prepared"})`);

@@ -7,7 +7,8 @@
 //
 // This file only gathers the package's public names: each resource is in its own file.
 export type {
-    Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey, Tunnel,
+    CheckType, DnsQueryType, Family, Forwarding, Persistence, Protocol, Scheduler, SchedulerFlag, ServiceKey,
+    SorryServerSpec as SorryServer, Tunnel,
 } from "../provider/model";
 export type { ConnectionArgs } from "./connection";
 export { Director } from "./director";
@@ -15,7 +16,7 @@ export type { DirectorAddress, DirectorArgs, DirectorSync, SyncDaemon, SyncDaemo
 export { VirtualService } from "./virtual-service";
 export type { VirtualServiceArgs } from "./virtual-service";
 export { RealServer } from "./real-server";
-export type { RealServerArgs, RealServerDrain } from "./real-server";
+export type { HealthCheck, RealServerArgs, RealServerDrain, RealServerHealthState } from "./real-server";
 export { RealServerNode } from "./real-server-node";
 export type { RealServerNodeArgs } from "./real-server-node";
 export { DosProtection } from "./dos-protection";

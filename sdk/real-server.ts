@@ -12,6 +12,13 @@ export interface RealServerArgs extends Inputs<model.RealServerSpec> {
     /** Take over an existing real server of the same address with other settings, converging it. */
     adopt?: pulumi.Input<boolean>;
     /**
+     * Its health check (the service's healthCheck when left out), run by the health daemon on the director.
+     * While it fails, the real server takes no new connections (weight 0, or out of the table with onFailure
+     * "remove"); it gets its declared weight back once it passes. A weight held down by its check is not
+     * drift, and `up` never puts traffic back on it. Changing the check is an update in place.
+     */
+    healthCheck?: pulumi.Input<HealthCheck>;
+    /**
      * Drain before removing: when this real server is deleted (or replaced: the new one is made first), its
      * weight goes to 0 so it takes no new connections, the delete waits until its active connections have
      * ended or `timeout` passes, and only then removes it (what is still open then is left to the kernel,
@@ -23,8 +30,18 @@ export interface RealServerArgs extends Inputs<model.RealServerSpec> {
     drain?: pulumi.Input<RealServerDrain>;
 }
 
+/** A health check (model.HealthCheckSpec: each field's doc is there). */
+export interface HealthCheck extends Inputs<model.HealthCheckSpec> {}
+
 /** How a delete drains a real server (model.Drain). */
 export interface RealServerDrain extends Inputs<model.Drain> {}
+
+export interface RealServerHealthState {
+    state: "up" | "down";
+    effect: "declared" | "quiesced" | "removed" | "draining";
+    since?: string;
+    lastCheck?: string;
+}
 
 /** A real server behind a virtual service. */
 export class RealServer extends pulumi.dynamic.Resource {
@@ -33,6 +50,9 @@ export class RealServer extends pulumi.dynamic.Resource {
     declare readonly weight: pulumi.Output<number | undefined>;
     /** How a delete drains it (see RealServerArgs.drain). */
     declare readonly drain: pulumi.Output<model.Drain | undefined>;
+    /** Its health, as a refresh last read it from the director (absent without a check): up or down, what
+     * that does to it (declared, quiesced, removed, draining), since when, and the last check's result. */
+    declare readonly healthState: pulumi.Output<RealServerHealthState | undefined>;
 
     constructor(name: string, args: RealServerArgs, opts?: pulumi.CustomResourceOptions) {
         const { service, ...rest } = args;

@@ -5,9 +5,12 @@ import type * as model from "../provider/model";
 import type { ConnectionArgs } from "./connection";
 import type { Director } from "./director";
 import type { Inputs } from "./inputs";
+import type { HealthCheck } from "./real-server";
 import { holderOf, provider, secretOutputs } from "./provider";
 
-export interface VirtualServiceArgs extends Inputs<model.ServiceSpec> {
+export interface VirtualServiceArgs extends Inputs<model.ServiceSpec>, Inputs<Omit<model.ServiceHealthSpec, "healthCheck">> {
+    /** The health check its real servers take unless they declare their own (RealServerArgs.healthCheck). */
+    healthCheck?: pulumi.Input<HealthCheck>;
     director: Director;
     /** Take over an existing service of the same address with other settings, converging it. */
     adopt?: pulumi.Input<boolean>;

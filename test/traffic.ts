@@ -4,10 +4,11 @@ import { sh } from "./lab";
 
 const dir = path.join(__dirname, "lab");
 
-/** Starts a web server on `host` answering on each address:port; returns a function that stops it. */
-export async function webServer(host: string, listen: string[]): Promise<() => Promise<void>> {
-    const pidFile = `/tmp/web-${host}-${process.pid}-${Date.now()}.pid`;
-    await sh(host, `setsid node ${dir}/web.js ${host} ${listen.join(" ")} >/dev/null 2>&1 < /dev/null & ` +
+/** Starts a web server on `host` answering on each address:port (its answers name it `name`, the host's
+ * name by default); returns a function that stops it. */
+export async function webServer(host: string, listen: string[], name = host): Promise<() => Promise<void>> {
+    const pidFile = `/tmp/web-${name}-${process.pid}-${Date.now()}.pid`;
+    await sh(host, `setsid node ${dir}/web.js ${name} ${listen.join(" ")} >/dev/null 2>&1 < /dev/null & ` +
         `echo $! > ${pidFile}; sleep 1.5`);
     return async () => { await sh(host, `kill $(cat ${pidFile}) 2>/dev/null; rm -f ${pidFile}`); };
 }

@@ -5,16 +5,19 @@
 // declare it: an object is removed only when the last of them lets go). Only the agent holding the
 // node's lock writes it, atomically (a temporary file, fsync, rename); the record it replaced, when that
 // one was good, stays beside it (desired.prev.json), so a damaged file loses none of the found values.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { AgentError } from "../model/protocol";
 import type { SysctlValue } from "../model/sysctls";
-import type { Daemon, RealServer, SyncState, Timeouts, VirtualService } from "../model";
+import type { Daemon, HealthCheck, RealServer, ServiceHealth, SyncState, Timeouts, VirtualService } from "../model";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");
 const prevFile = (dir: string) => path.join(dir, "desired.prev.json");
 export const unitName = "pulumi-lvs-restore.service";
+/** The health daemon's unit: installed while the record has health checks or a sorry server. */
+export const healthUnitName = "pulumi-lvs-health.service";
 
 /** The holder of objects recorded before holders were (by resources that know no holder name of their
  * own): such a resource's requests come without one and count as this holder. */
@@ -25,8 +28,9 @@ export interface Desired {
     /** Written before the kernel is changed, with every object of the record before and after the change;
      * the record written once the change is confirmed has no such mark. */
     pending?: boolean;
-    /** By service name: the service as written, and its real servers by address|port. */
-    services: Record<string, { service: VirtualService; realServers: Record<string, RealServer> }>;
+    /** By service name: the service as written, and its real servers by address|port (as declared: the
+     * kernel has them as their health allows, model.effectiveRealServer). */
+    services: Record<string, ServiceRecord>;
     timeouts?: Partial<Timeouts>;
     daemons: Partial<Record<SyncState, Daemon>>;
     sysctls: Record<string, SysctlValue>;
@@ -38,6 +42,25 @@ export interface Desired {
     /** What was there before pulumi-lvs first set it: sysctls by name, and "timeouts". */
     found: Record<string, SysctlValue | Timeouts>;
 }
+
+export interface ServiceRecord {
+    service: VirtualService;
+    realServers: Record<string, RealServer>;
+    /** The service's default check, sorry server and quorum. */
+    health?: ServiceHealth;
+    /** The real servers' own checks, by address|port. */
+    checks?: Record<string, HealthCheck>;
+    /** The real servers being drained (weight 0 until they are deleted), by address|port. */
+    draining?: string[];
+}
+
+/** A real server's check: its own, else its service's default. */
+export const checkOf = (s: ServiceRecord, rsKey: string): HealthCheck | undefined =>
+    s.checks?.[rsKey] ?? s.health?.healthCheck;
+
+/** Whether the record has anything for the health daemon to do. */
+export const hasHealth = (d: Desired): boolean =>
+    Object.values(d.services).some((s) => s.health?.sorryServer || Object.keys(s.realServers).some((k) => checkOf(s, k)));
 
 const empty = (): Desired =>
     ({ version: 2, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });
@@ -120,7 +143,8 @@ export function problem(dir: string): string | undefined {
 export function inFlight(before: Desired, next: Desired): Desired {
     const services = structuredClone(before.services);
     for (const [k, s] of Object.entries(next.services))
-        services[k] = { service: s.service, realServers: { ...(services[k]?.realServers ?? {}), ...s.realServers } };
+        services[k] = { ...s, realServers: { ...(services[k]?.realServers ?? {}), ...s.realServers },
+            checks: { ...(services[k]?.checks ?? {}), ...(s.checks ?? {}) } };
     return {
         ...next,
         pending: true,
@@ -146,15 +170,40 @@ export function save(dir: string, d: Desired, agentFile: string): void {
         if (old !== undefined && !parse(old).pending) writeAtomic(prevFile(dir), old);
     } catch { /* not a good one: the last good stays */ }
     writeAtomic(file(dir), JSON.stringify(d) + "\n");
-    const unit = restoreUnit(process.execPath, agentFile);
-    writeAtomic(path.join(dir, unitName), unit);
-    if (fs.existsSync("/run/systemd/system")) {
-        writeAtomic(path.join("/etc/systemd/system", unitName), unit);
-        const wants = "/etc/systemd/system/multi-user.target.wants";
-        fs.mkdirSync(wants, { recursive: true });
-        if (!fs.existsSync(path.join(wants, unitName)))
-            fs.symlinkSync(path.join("/etc/systemd/system", unitName), path.join(wants, unitName));
+    installUnit(dir, unitName, restoreUnit(process.execPath, agentFile));
+    installUnit(dir, healthUnitName, hasHealth(d) ? healthUnit(process.execPath, agentFile) : undefined);
+}
+
+const systemd = () => fs.existsSync("/run/systemd/system");
+const systemctl = (...args: string[]) =>
+    execFileSync("systemctl", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+
+/**
+ * Keeps a unit beside the record (where the lab's init finds it) and, where systemd runs, installed and
+ * enabled as systemctl enable would (a file in /etc/systemd/system and its wants link). A long-running
+ * unit (the health daemon) is also (re)started when its text changes (a new agent is a new ExecStart),
+ * and stopped and removed when `unit` is undefined.
+ */
+function installUnit(dir: string, name: string, unit: string | undefined): void {
+    const here = path.join(dir, name), etc = path.join("/etc/systemd/system", name);
+    const wants = path.join("/etc/systemd/system/multi-user.target.wants", name);
+    const long = name === healthUnitName;
+    if (unit === undefined) {
+        if (!fs.existsSync(here)) return;
+        fs.rmSync(here, { force: true });
+        if (systemd() && fs.existsSync(etc)) {
+            try { systemctl("stop", name); } catch { /* not running */ }
+            fs.rmSync(wants, { force: true }); fs.rmSync(etc, { force: true });
+            systemctl("daemon-reload");
+        }
+        return;
     }
+    const changed = writeAtomic(here, unit);
+    if (!systemd()) return;
+    const changedEtc = writeAtomic(etc, unit);
+    fs.mkdirSync(path.dirname(wants), { recursive: true });
+    if (!fs.existsSync(wants)) fs.symlinkSync(etc, wants);
+    if (long && (changed || changedEtc)) { systemctl("daemon-reload"); systemctl("restart", name); }
 }
 
 export function restoreUnit(node: string, agentFile: string): string {
@@ -176,13 +225,36 @@ export function restoreUnit(node: string, agentFile: string): string {
     ].join("\n");
 }
 
-/** Replaces `target` with `text` whole or not at all (unchanged files are left alone). */
-function writeAtomic(target: string, text: string): void {
-    try { if (fs.readFileSync(target, "utf8") === text) return; } catch { /* missing: write it */ }
+/** The health daemon's unit: started after the restore (the table is back before checks change it), and
+ * restarted whenever it stops (a crash, a kill -9). */
+export function healthUnit(node: string, agentFile: string): string {
+    return [
+        "# Written by the pulumi-lvs agent: checks the real servers and sets their weights by their health.",
+        "[Unit]",
+        "Description=pulumi-lvs: health checks of the real servers",
+        `After=network-online.target ${unitName}`,
+        `Wants=network-online.target ${unitName}`,
+        "",
+        "[Service]",
+        "Type=simple",
+        `ExecStart=${node} ${agentFile} health`,
+        "Restart=always",
+        "RestartSec=1",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+}
+
+/** Replaces `target` with `text` whole or not at all (unchanged files are left alone); true when it wrote. */
+export function writeAtomic(target: string, text: string): boolean {
+    try { if (fs.readFileSync(target, "utf8") === text) return false; } catch { /* missing: write it */ }
     const tmp = `${target}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, "w", 0o600);
     try { fs.writeSync(fd, text); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
     fs.renameSync(tmp, target);
     const dirFd = fs.openSync(path.dirname(target), "r");
     try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }
+    return true;
 }

@@ -4,7 +4,7 @@
 // waits without it (a drain waiting for connections to end) does not hold up the requests after it.
 // `node agent.js once '<request>'`: a single request (or read from stdin when the argument is left out).
 // `node agent.js restore`: puts back what was last applied on this node (desired.ts); the restore unit
-// runs it at boot. A session ends when its input does (the client closed it, or its SSH connection
+// runs it at boot. `node agent.js health`: the health daemon (health/daemon.ts), under its own unit. A session ends when its input does (the client closed it, or its SSH connection
 // dropped, say because the provider was killed): the request that holds the node's lock is finished,
 // nothing else is started, and the agent exits at once, without waiting for the lock or for a drain's
 // connections (that real server keeps weight 0, and the next run's delete drains it again). So `serve` is
@@ -19,6 +19,7 @@ import { restore as restoreAll } from "./apply/restore";
 import type { Context } from "./context";
 import { defaultStateDir } from "./desired";
 import { loadModule } from "./host/modules";
+import { HealthDaemon } from "./health/daemon";
 import { IpvsHandle } from "./ipvs/handle";
 import { acquireLock } from "./lock";
 import { AgentError, Op, Reply, Request, Result } from "../model/protocol";
@@ -181,6 +182,19 @@ async function restore(): Promise<number> {
     return report.failed.length ? 1 : 0;
 }
 
+/** Runs until SIGTERM or SIGINT; then stops once no change is half made. */
+async function health(): Promise<void> {
+    const ctx = session();
+    const daemon = new HealthDaemon(ctx, { hash: agentHash });
+    await daemon.start();
+    const stop = (signal: string) => {
+        console.log(`${new Date().toISOString()} health daemon ${process.pid}: ${signal}, stopping`);
+        void daemon.stop().then(() => { ctx.close(); process.exit(0); });
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+}
+
 if (require.main === module) {
     const [mode, arg] = process.argv.slice(2);
     if (Number(process.versions.node.split(".")[0]) < 18) {
@@ -192,5 +206,6 @@ if (require.main === module) {
     if (mode === "serve") serve().catch(crash);
     else if (mode === "once") once(arg).then(exit, crash);
     else if (mode === "restore") restore().then(exit, crash);
-    else { console.error("usage: agent serve | agent once [REQUEST] | agent restore"); process.exit(2); }
+    else if (mode === "health") health().catch(crash);
+    else { console.error("usage: agent serve | agent once [REQUEST] | agent restore | agent health"); process.exit(2); }
 }

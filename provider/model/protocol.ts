@@ -1,6 +1,7 @@
 // The agent's wire protocol: one JSON request per line on stdin, one JSON reply per line on stdout, in
 // order. Every operation's arguments and result are typed here, and both the provider's client and the
 // agent use these types, so the two sides name operations and their fields the same way.
+import type { CheckType, HealthCheckSpec, ServiceHealthSpec } from "./health";
 import type { KernelFeature, KernelVersion } from "./kernel";
 import type { RealServer, RealServerSpec } from "./real-server";
 import type { Scheduler } from "./schedulers";
@@ -13,9 +14,9 @@ import type { Timeouts } from "./types";
  * resource's creation): an object stays while any holder is left, and two holders cannot declare it
  * differently. A change without one counts as the unnamed holder. */
 export type Change = { holder?: string } & (
-    | { service: ServiceSpec; adopt?: boolean }
+    | { service: ServiceSpec; adopt?: boolean; health?: ServiceHealthSpec }
     | { deleteService: ServiceKey }
-    | { realServer: RealServerSpec; service: ServiceKey; adopt?: boolean }
+    | { realServer: RealServerSpec; service: ServiceKey; adopt?: boolean; healthCheck?: HealthCheckSpec }
     | { deleteRealServer: { address: string; port?: number }; service: ServiceKey }
     | { timeouts: Partial<Timeouts> }
     | { startDaemon: Daemon }
@@ -40,6 +41,32 @@ export interface Report {
 
 /** A service with its real servers, as the kernel has them (counters included). */
 export type ServiceState = VirtualService & { realServers: RealServer[] };
+
+/** A checked real server's health, as the health daemon last decided it. */
+export interface RealServerHealth {
+    /** The service's name (model.serviceName) and the real server's address and port. */
+    service: string;
+    address: string;
+    port: number;
+    check: CheckType;
+    state: "up" | "down";
+    /** Since when (ISO time); absent before the daemon first knew it. */
+    since?: string;
+    /** The last check's result in words, and when it ran. */
+    last?: string;
+    lastAt?: string;
+    /** What its health has the kernel do: its declared weight, weight 0, or not in the table. */
+    effect: "declared" | "quiesced" | "removed" | "draining";
+}
+
+/** The health daemon, as the node sees it. */
+export interface HealthDaemon {
+    running: boolean;
+    pid?: number;
+    /** The content hash of the agent it runs (a new agent restarts it). */
+    hash?: string;
+    startedAt?: string;
+}
 
 /** loaded: in /proc/modules; builtin: compiled in; available: in modules.dep; missing: none of those. */
 export type ModuleState = "loaded" | "builtin" | "available" | "missing";
@@ -87,7 +114,11 @@ export interface Operations {
     /** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
     state: {
         args: { services?: ServiceKey[] };
-        result: { services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[] };
+        result: {
+            services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[];
+            /** The checked real servers of those services (those the record has), and the health daemon. */
+            health: RealServerHealth[]; healthDaemon?: HealthDaemon;
+        };
     };
     /** The changes, all or none. */
     apply: { args: { changes: Change[] }; result: Report };

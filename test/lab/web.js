@@ -1,15 +1,27 @@
 // A tiny web server for traffic tests, run inside a lab host: answers every request with its own
 // name and address:port, so a client can count which real server served it. GET /slow/<ms> answers the
-// same after waiting that many milliseconds (a long request in flight). Usage: node web.js NAME ADDR:PORT...
+// same after waiting that many milliseconds (a long request in flight); GET /.testpage answers "test page"
+// (what the seeds' ldirectord check fetches). A listen address written https://ADDR:PORT serves TLS with
+// the test-only certificate of test/fixtures/tls. Usage: node web.js NAME [https://]ADDR:PORT...
+const fs = require("fs");
 const http = require("http");
+const https = require("https");
+const path = require("path");
 const [name, ...listen] = process.argv.slice(2);
-for (const l of listen) {
+const tls = path.join(__dirname, "..", "fixtures", "tls");
+for (const entry of listen) {
+    const secure = entry.startsWith("https://");
+    const l = entry.replace(/^https:\/\//, "");
     const i = l.lastIndexOf(":");
     const host = l.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(l.slice(i + 1));
-    http.createServer((req, res) => {
+    const answer = (req, res) => {
         res.setHeader("Connection", "close");
         const slow = /^\/slow\/(\d+)$/.exec(req.url ?? "");
         if (slow) setTimeout(() => res.end(`${name} ${l}\n`), Number(slow[1]));
+        else if (req.url === "/.testpage") res.end("test page\n");
         else res.end(`${name} ${l}\n`);
-    }).listen(port, host);
+    };
+    const server = secure ? https.createServer({ cert: fs.readFileSync(path.join(tls, "lab-rs.crt")),
+        key: fs.readFileSync(path.join(tls, "lab-rs.key")) }, answer) : http.createServer(answer);
+    server.listen(port, host);
 }

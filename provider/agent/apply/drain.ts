@@ -28,8 +28,15 @@ export async function drain(args: unknown, ctx: Context): Promise<Result<"drain"
     const actions: string[] = [];
     // Held by another resource too: this one only lets go, and the real server keeps its weight.
     const first = await ctx.exclusive(async () => {
-        const held = desired.load(ctx.stateDir).holders[desired.objectName.realServer(keyOf(service), rsKey(id))];
+        const record = desired.load(ctx.stateDir);
+        const held = record.holders[desired.objectName.realServer(keyOf(service), rsKey(id))];
         if ((held ?? []).some((x) => x !== by)) return "held" as const;
+        // Recorded as draining (ahead of the kernel), so that the health daemon keeps it at weight 0.
+        const entry = record.services[keyOf(service)];
+        if (entry?.realServers[rsKey(id)] && !entry.draining?.includes(rsKey(id))) {
+            entry.draining = [...(entry.draining ?? []), rsKey(id)];
+            desired.save(ctx.stateDir, record, ctx.agentFile);
+        }
         const live = await find();
         if (live && live.weight !== 0) {
             await h.updateDestination(service, { ...liveRealServer(live), weight: 0 });

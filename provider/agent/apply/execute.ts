@@ -8,6 +8,7 @@ import * as desired from "../desired";
 import type { Desired } from "../desired";
 import type { IpvsHandle } from "../ipvs/handle";
 import type { IpvsWrite } from "../ipvs/requests";
+import { loadHealth } from "../health/state";
 import { Expected, Planned, Planner, planStep } from "./plan";
 import { keyOf, rsKey, rsName, Table } from "./table";
 import { fail, object, onlyKeys, Step, step } from "./validate";
@@ -36,7 +37,8 @@ export async function applySteps(steps: Step[], ctx: Context, restoring = false)
         // pending).
         const { pending: _, ...confirmed } = structuredClone(before);
         const p: Planner = {
-            h, table: new Table(h), plan: [], expected: new Expected(), next: confirmed, restoring,
+            h, table: new Table(h), plan: [], expected: new Expected(), next: confirmed,
+            health: loadHealth(ctx.stateDir), restoring,
             warnings: [], kept: [],
         };
         const record = (d: Desired) => {

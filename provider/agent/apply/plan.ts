@@ -7,6 +7,7 @@ import type { SysctlValue } from "../../model/sysctls";
 import type { RealServer, Timeouts, VirtualService, VirtualServiceId } from "../../model";
 import * as desired from "../desired";
 import type { Desired } from "../desired";
+import { serverUp, type HealthState } from "../health/state";
 import { addAddress, deleteAddress, getLink, listAddresses, setLinkUp } from "../host/addresses";
 import { loadModule, moduleState } from "../host/modules";
 import { getSysctl, setSysctl } from "../host/sysctls";
@@ -41,6 +42,8 @@ export interface Planner {
     plan: Planned[];
     expected: Expected;
     next: Desired;
+    /** What the health daemon knows (read once): a real server its check holds down stays down. */
+    health: HealthState;
     restoring: boolean;
     warnings: string[];
     kept: string[];
@@ -129,18 +132,23 @@ function exists(name: string, diff: string[], field: string): AgentError {
 // One planner per kind of step
 
 const O = desired.objectName;
-const serviceSettings = (v: VirtualService): Record<string, unknown> => ({ ...v });
+const serviceSettings = (v: VirtualService, health: model.ServiceHealth | undefined): Record<string, unknown> =>
+    ({ ...v, ...(health ? { health } : {}) });
+const rsSettings = (r: RealServer, check: model.HealthCheck | undefined): Record<string, unknown> =>
+    ({ ...realServerSettings(r), ...(check ? { healthCheck: check } : {}) });
 type StepOf<K extends Step["kind"]> = Step & { kind: K };
 
 async function planService(s: StepOf<"service">, p: Planner): Promise<void> {
     const { table, plan, expected, next } = p;
     const key = keyOf(s.want);
     const name = `service ${key}`;
+    const recordedService = next.services[key];
     const { others, recorded } = hold(p, O.service(key), s.holder,
-        fieldsDiff(next.services[key] && serviceSettings(next.services[key].service), serviceSettings(s.want)),
-        "service");
+        fieldsDiff(recordedService && serviceSettings(recordedService.service, recordedService.health),
+            serviceSettings(s.want, s.health)), "service");
     const live = await table.service(s.want);
-    next.services[key] = { service: s.want, realServers: next.services[key]?.realServers ?? {} };
+    const { health: _, ...rest } = recordedService ?? { realServers: {} };
+    next.services[key] = { ...rest, service: s.want, ...(s.health ? { health: s.health } : {}) };
     if (!live) {
         plan.push({ ipvs: W.addService(s.want), undo: () => [W.deleteService(s.want)], action: `added ${name}` });
     } else {
@@ -184,34 +192,60 @@ async function planRealServer(s: StepOf<"realServer">, p: Planner): Promise<void
     if (!service)
         throw new AgentError(`service ${key} does not exist on this director: create it first`, "service", "ESRCH");
     const name = rsName(s.service, s.want);
-    const recordedRs = next.services[key]?.realServers[rsKey(s.want)];
-    const { others, recorded } = hold(p, O.realServer(key, rsKey(s.want)), s.holder,
-        fieldsDiff(recordedRs && realServerSettings(recordedRs), realServerSettings(s.want)), "realServer");
+    const rk = rsKey(s.want);
+    const entry = next.services[key] ??= { service: liveService(service), realServers: {} };
+    const recordedRs = entry.realServers[rk];
+    const { others, recorded } = hold(p, O.realServer(key, rk), s.holder,
+        fieldsDiff(recordedRs && rsSettings(recordedRs, entry.checks?.[rk]), rsSettings(s.want, s.check)),
+        "realServer");
     const m = await table.realServers(s.service);
-    const live = m.get(rsKey(s.want));
-    (next.services[key] ??= { service: liveService(service), realServers: {} }).realServers[rsKey(s.want)] = s.want;
+    const live = m.get(rk);
+    entry.realServers[rk] = s.want;
+    if (s.check) (entry.checks ??= {})[rk] = s.check;
+    else if (entry.checks) delete entry.checks[rk];
+    // Declared again, it is no longer draining (but at boot: a drain cut short stays at weight 0 until the
+    // next run deletes it); the kernel has it as its health allows.
+    if (entry.draining && !p.restoring) entry.draining = entry.draining.filter((k) => k !== rk);
+    const check = desired.checkOf(entry, rk);
+    const want = model.effectiveRealServer(s.want, check, !check || serverUp(p.health, key, rk, check, s.want),
+        entry.draining?.includes(rk));
+    const held = want && want.weight !== s.want.weight
+        ? ` (weight 0 while ${entry.draining?.includes(rk) ? "it drains" : "its health check holds it down"})` : "";
+    if (!want) {
+        // Its check holds it down and a failure removes it: out of the table until a check passes.
+        if (live) plan.push({ ipvs: W.deleteDestination(s.service, live),
+            undo: () => [W.addDestination(s.service, liveRealServer(live))],
+            action: `deleted ${name}: its health check holds it down` });
+        m.delete(rk);
+        return;
+    }
     if (!live) {
-        plan.push({ ipvs: W.addDestination(s.service, s.want), undo: () => [W.deleteDestination(s.service, s.want)],
-            action: `added ${name}` });
+        plan.push({ ipvs: W.addDestination(s.service, want), undo: () => [W.deleteDestination(s.service, want)],
+            action: `added ${name}${held}` });
     } else {
-        const diff = realServerDiff(s.want, live);
+        const diff = realServerDiff(want, live);
         tookOver(p, name, recorded, diff);
         if (diff.length) {
             if (!s.adopt && !others.length) throw exists(name, diff, "realServer");
-            plan.push({ ipvs: W.updateDestination(s.service, s.want),
+            plan.push({ ipvs: W.updateDestination(s.service, want),
                 undo: () => [W.updateDestination(s.service, liveRealServer(live))],
-                action: `updated ${name}: ${diff.join(", ")}` });
+                action: `updated ${name}: ${diff.join(", ")}${held}` });
         }
     }
-    m.set(rsKey(s.want), s.want);
-    expectRealServer(expected, s.service, s.want);
+    m.set(rsKey(want), want);
+    expectRealServer(expected, s.service, want);
 }
 
 async function planDeleteRealServer(s: StepOf<"deleteRealServer">, p: Planner): Promise<void> {
     const { table, plan, expected, next } = p;
     const key = keyOf(s.service);
     if (!release(p, O.realServer(key, rsKey(s.id)), s.holder)) return;
-    delete next.services[key]?.realServers[rsKey(s.id)];
+    const entry = next.services[key];
+    if (entry) {
+        delete entry.realServers[rsKey(s.id)];
+        if (entry.checks) delete entry.checks[rsKey(s.id)];
+        if (entry.draining) entry.draining = entry.draining.filter((k) => k !== rsKey(s.id));
+    }
     if (!(await table.service(s.service))) return;
     const m = await table.realServers(s.service);
     const live = m.get(rsKey(s.id));

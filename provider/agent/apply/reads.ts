@@ -1,5 +1,6 @@
 // The operations that only read the node (and zero, which only resets counters): the table, sysctls,
 // addresses and the probe. Table reads take the lock, so a read never sees a request half applied.
+import * as fs from "fs";
 import { interfaceNameProblem } from "../../model/interface";
 import type { HostProbe, InterfaceAddress, Report, Result, ServiceState } from "../../model/protocol";
 import type { SysctlValue } from "../../model/sysctls";
@@ -8,6 +9,8 @@ import * as desired from "../desired";
 import { listAddresses } from "../host/addresses";
 import { probe as probeHost } from "../host/probe";
 import { getSysctl, resolveSysctl } from "../host/sysctls";
+import { serviceHealthReport } from "../health/converge";
+import { loadHealth } from "../health/state";
 import { keyOf } from "./table";
 import { fail, object, onlyKeys, serviceKey } from "./validate";
 
@@ -28,7 +31,20 @@ async function stateLocked(a: Record<string, unknown>, ctx: Context): Promise<Re
     }
     const out: ServiceState[] = [];
     for (const s of services) out.push({ ...s, realServers: await h.destinations(s) });
-    return { services: out, timeouts: await h.timeouts(), daemons: await h.daemons() };
+    const record = desired.load(ctx.stateDir), health = loadHealth(ctx.stateDir);
+    const asked = a.services === undefined ? undefined : new Set(services.map(keyOf));
+    const reports = Object.entries(record.services).filter(([k]) => !asked || asked.has(k))
+        .flatMap(([k, s]) => serviceHealthReport(k, s, health));
+    return { services: out, timeouts: await h.timeouts(), daemons: await h.daemons(), health: reports,
+        ...(health.daemon ? { healthDaemon: { ...health.daemon, running: running(health.daemon.pid) } } : {}) };
+}
+
+/** Whether a process of that pid runs the agent's health mode. */
+function running(pid: number): boolean {
+    try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        return cmd.some((w) => w.endsWith("agent.js")) && cmd.includes("health");
+    } catch { return false; }
 }
 
 /** Zeroes the counters of one service, or of all. */

@@ -13,9 +13,10 @@ function restoreSteps(d: Desired): Step[] {
         ...Object.values(d.addresses).map((a): Step => ({ kind: "address", ...a })),
         ...(d.timeouts ? [{ kind: "timeouts", want: d.timeouts } as Step] : []),
         ...Object.values(d.daemons).map((want): Step => ({ kind: "startDaemon", want: want! })),
-        ...Object.values(d.services).flatMap(({ service, realServers }): Step[] => [
-            { kind: "service", want: service, adopt: true },
-            ...Object.values(realServers).map((want): Step => ({ kind: "realServer", service, want, adopt: true })),
+        ...Object.values(d.services).flatMap(({ service, realServers, health, checks }): Step[] => [
+            { kind: "service", want: service, adopt: true, ...(health ? { health } : {}) },
+            ...Object.entries(realServers).map(([k, want]): Step =>
+                ({ kind: "realServer", service, want, adopt: true, ...(checks?.[k] ? { check: checks[k] } : {}) })),
         ]),
     ];
 }

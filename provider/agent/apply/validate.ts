@@ -62,9 +62,9 @@ export function holder(v: unknown, field: string): string {
 }
 
 export type Step = { holder?: string } & (
-    | { kind: "service"; want: VirtualService; adopt: boolean }
+    | { kind: "service"; want: VirtualService; adopt: boolean; health?: model.ServiceHealth }
     | { kind: "deleteService"; id: VirtualServiceId }
-    | { kind: "realServer"; service: VirtualServiceId; want: RealServer; adopt: boolean }
+    | { kind: "realServer"; service: VirtualServiceId; want: RealServer; adopt: boolean; check?: model.HealthCheck }
     | { kind: "deleteRealServer"; service: VirtualServiceId; id: RealServerId }
     | { kind: "timeouts"; want: Partial<Timeouts> }
     | { kind: "startDaemon"; want: Daemon }
@@ -89,14 +89,32 @@ export function step(v: unknown, field: string): Step {
 type Parse = (c: Record<string, unknown>, field: string, adopt: boolean) => Step;
 
 const realServerChange: Parse = (c, field, adopt) => {
-    onlyKeys(c, ["service", "realServer", "adopt"], field);
+    onlyKeys(c, ["service", "realServer", "adopt", "healthCheck"], field);
     const service = serviceKey(c.service, `${field}.service`);
     const r = object(c.realServer, `${field}.realServer`);
     onlyKeys(r, realServerFields, `${field}.realServer`);
     const spec = r as unknown as model.RealServerSpec;
     failures(model.validateRealServer(spec, service), `${field}.realServer`);
-    return { kind: "realServer", service, want: model.normalizeRealServer(spec, service), adopt };
+    const want = model.normalizeRealServer(spec, service);
+    if (c.healthCheck === undefined) return { kind: "realServer", service, want, adopt };
+    failures([...model.validateHealthCheck(c.healthCheck, "healthCheck"),
+        ...model.checkPortProblem(c.healthCheck as model.HealthCheckSpec, want.port, "healthCheck")], field);
+    return { kind: "realServer", service, want, adopt,
+        check: model.normalizeHealthCheck(c.healthCheck as model.HealthCheckSpec) };
 };
+
+/** A service's health settings: its default check, its sorry server (a real server of it), its quorum. */
+function serviceHealth(v: unknown, service: VirtualServiceId, field: string): model.ServiceHealth {
+    const h = object(v, field);
+    onlyKeys(h, [...model.serviceHealthFields], field);
+    failures(model.validateServiceHealth(h), field);
+    const spec = h as model.ServiceHealthSpec;
+    if (spec.healthCheck) failures(model.checkPortProblem(spec.healthCheck, "fwmark" in service ? 0 : undefined,
+        "healthCheck"), field);
+    if (spec.sorryServer)
+        failures(model.validateRealServer(model.sorryRealServer(spec.sorryServer), service), `${field}.sorryServer`);
+    return model.normalizeServiceHealth(spec, (r) => model.normalizeRealServer(r, service));
+}
 
 const deleteRealServerChange: Parse = (c, field) => {
     onlyKeys(c, ["service", "deleteRealServer"], field);
@@ -106,11 +124,13 @@ const deleteRealServerChange: Parse = (c, field) => {
 };
 
 const serviceChange: Parse = (c, field, adopt) => {
-    onlyKeys(c, ["service", "adopt"], field);
+    onlyKeys(c, ["service", "adopt", "health"], field);
     const s = object(c.service, `${field}.service`);
     onlyKeys(s, serviceFields, `${field}.service`);
     failures(model.validateService(s as model.ServiceSpec), `${field}.service`);
-    return { kind: "service", want: model.normalizeService(s as model.ServiceSpec), adopt };
+    const want = model.normalizeService(s as model.ServiceSpec);
+    return { kind: "service", want, adopt,
+        ...(c.health !== undefined ? { health: serviceHealth(c.health, want, `${field}.health`) } : {}) };
 };
 
 const deleteServiceChange: Parse = (c, field) => {
@@ -205,9 +225,9 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
     const adopt = c.adopt === undefined ? false : c.adopt === true ? true : c.adopt === false ? false
         : fail(`${field}.adopt`, "must be a boolean");
     for (const [keys, parse] of CHANGES) if (keys.every((k) => k in c)) return parse(c, field, adopt);
-    return fail(field, "not a change: give one of service, deleteService, realServer (with service), " +
-        "deleteRealServer (with service), timeouts, startDaemon, stopDaemon, sysctl (with value), restore (a sysctl " +
-        `or "timeouts": back to what was found before the first change), address or deleteAddress (with interface), ` +
-        "module or deleteModule (drops the hold; a module is never unloaded), renameHolder (with to); " +
-        "each may name its holder");
+    return fail(field, "not a change: give one of service (and its health), deleteService, realServer (with " +
+        "service; and its healthCheck), deleteRealServer (with service), timeouts, startDaemon, stopDaemon, sysctl " +
+        `(with value), restore (a sysctl or "timeouts": back to what was found before the first change), address ` +
+        "or deleteAddress (with interface), module or deleteModule (drops the hold; a module is never unloaded), " +
+        "renameHolder (with to); each may name its holder");
 }
