@@ -67,7 +67,8 @@ async function main(): Promise<void> {
         const http = await run("http", 100, 10, "http");
         const tcp = await run("tcp", 100, 10, "tcp");
         console.log(`ratio 1,000 http / 10 http: CPU ${(http.cpu / Math.max(base.cpu, 1e-6)).toFixed(1)}x, ` +
-            `RSS ${(http.rss / base.rss).toFixed(2)}x; 1,000 tcp / 1,000 http: CPU ${(tcp.cpu / http.cpu).toFixed(2)}x`);
+            `RSS ${(http.rss / base.rss).toFixed(2)}x; 1,000 tcp / 1,000 http: ` +
+            `CPU ${(tcp.cpu / http.cpu).toFixed(2)}x`);
         console.log("goal (real hardware): under 5% of one core and 50 MB for 1,000 checks a second; " +
             "the lab's CPUs are emulated (TCG), so its figures are an upper bound");
     } finally {

@@ -8,7 +8,8 @@ import type { Inputs } from "./inputs";
 import type { HealthCheck } from "./real-server";
 import { holderOf, provider, secretOutputs } from "./provider";
 
-export interface VirtualServiceArgs extends Inputs<model.ServiceSpec>, Inputs<Omit<model.ServiceHealthSpec, "healthCheck">> {
+export interface VirtualServiceArgs extends Inputs<model.ServiceSpec>,
+    Inputs<Omit<model.ServiceHealthSpec, "healthCheck">> {
     /** The health check its real servers take unless they declare their own (RealServerArgs.healthCheck). */
     healthCheck?: pulumi.Input<HealthCheck>;
     director: Director;

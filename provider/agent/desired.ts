@@ -60,7 +60,8 @@ export const checkOf = (s: ServiceRecord, rsKey: string): HealthCheck | undefine
 
 /** Whether the record has anything for the health daemon to do. */
 export const hasHealth = (d: Desired): boolean =>
-    Object.values(d.services).some((s) => s.health?.sorryServer || Object.keys(s.realServers).some((k) => checkOf(s, k)));
+    Object.values(d.services).some((s) =>
+        s.health?.sorryServer || Object.keys(s.realServers).some((k) => checkOf(s, k)));
 
 const empty = (): Desired =>
     ({ version: 2, services: {}, daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {} });

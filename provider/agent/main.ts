@@ -4,12 +4,12 @@
 // waits without it (a drain waiting for connections to end) does not hold up the requests after it.
 // `node agent.js once '<request>'`: a single request (or read from stdin when the argument is left out).
 // `node agent.js restore`: puts back what was last applied on this node (desired.ts); the restore unit
-// runs it at boot. `node agent.js health`: the health daemon (health/daemon.ts), under its own unit. A session ends when its input does (the client closed it, or its SSH connection
-// dropped, say because the provider was killed): the request that holds the node's lock is finished,
-// nothing else is started, and the agent exits at once, without waiting for the lock or for a drain's
-// connections (that real server keeps weight 0, and the next run's delete drains it again). So `serve` is
-// for a client that stays; a script wanting one answer uses `once`. An error in a reply quotes at most a
-// prefix of what was sent.
+// runs it at boot. `node agent.js health`: the health daemon (health/daemon.ts), under its own unit. A
+// session ends when its input does (the client closed it, or its SSH connection dropped, say because the
+// provider was killed): the request that holds the node's lock is finished, nothing else is started, and
+// the agent exits at once, without waiting for the lock or for a drain's connections (that real server
+// keeps weight 0, and the next run's delete drains it again). So `serve` is for a client that stays; a
+// script wanting one answer uses `once`. An error in a reply quotes at most a prefix of what was sent.
 import * as path from "path";
 import * as readline from "readline";
 import { drain } from "./apply/drain";

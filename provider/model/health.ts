@@ -186,9 +186,11 @@ export function validateHealthCheck(c: unknown, property: string, f: Failure[] =
                 reason: `a ${c.type} check has no ${field} (it is for ${choices(a.types)} checks)` });
     }
     if (c.type === "dns" && c.request === undefined)
-        f.push({ property: `${property}.request`, reason: "a dns check needs the name it asks for, e.g. \"www.example.com\"" });
+        f.push({ property: `${property}.request`,
+            reason: 'a dns check needs the name it asks for, e.g. "www.example.com"' });
     if (c.type === "exec" && c.command === undefined)
-        f.push({ property: `${property}.command`, reason: "an exec check needs its command, e.g. [\"/usr/local/bin/check\"]" });
+        f.push({ property: `${property}.command`,
+            reason: 'an exec check needs its command, e.g. ["/usr/local/bin/check"]' });
     if ((c.type === "http" || c.type === "https") && typeof c.request === "string" && !c.request.startsWith("/"))
         f.push({ property: `${property}.request`, reason: `${show(c.request)} is not a path: it starts with "/"` });
     return f;

@@ -39,7 +39,8 @@ test("up makes the service; its real servers come in at weight 5 once the test p
     expect(await lines()).toEqual(table(0, 0));
     // The VIP is on each real server's lo now: its web server answers on the VIP (what DR delivers) and on
     // its own address (what the director checks).
-    stops.push(await webServer("rs1", [`${vip}:80`, "10.0.0.21:80"]), await webServer("rs2", [`${vip}:80`, "10.0.0.22:80"]));
+    stops.push(await webServer("rs1", [`${vip}:80`, "10.0.0.21:80"]),
+        await webServer("rs2", [`${vip}:80`, "10.0.0.22:80"]));
     // checkinterval 10: the next check of each finds the page.
     await until(table(5, 5), 25_000);
     const { counts, failures } = await fetchFromClient(`http://${vip}/`, 10);

@@ -128,7 +128,8 @@ describe("Cluster", () => {
         const e = await failure(edited((a) => { a.services.web.schedular = "rr"; }));
         expect(pulumi.RunError.isInstance(e)).toBe(true);
         expect(e).toBeInstanceOf(pulumi.RunError);
-        const allowed = [...model.serviceKeyFields, ...model.serviceSettingFields, "adopt", "realServers"].join(", ");
+        const allowed = [...model.serviceKeyFields, ...model.serviceSettingFields, ...model.serviceHealthFields,
+            "adopt", "realServers"].join(", ");
         expect(e.message)
             .toBe(`Cluster staging: services.web.schedular: unknown field "schedular" (allowed: ${allowed})`);
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -168,7 +169,7 @@ describe("Cluster", () => {
             unknown("dos.dropentry", model.dosProtectionFields),
             unknown("services.web.persistence.netmsk", model.persistenceFields),
             unknown("services.web.realServers[0].wieght",
-                ["address", "port", ...model.realServerSettingFields, "adopt", "drain"]),
+                ["address", "port", ...model.realServerSettingFields, "healthCheck", "adopt", "drain"]),
             unknown("services.web.realServers[0].drain.timout", ["timeout"]),
             unknown("services.site.realServers[1].tunnel.csum", model.tunnelFields),
             unknown('nodes["10.0.0.21"].arpinterface', ["connection", "arpInterface"]),

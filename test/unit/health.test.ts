@@ -20,7 +20,8 @@ describe("a health check's rules", () => {
     it("accepts each type with its own fields", async () => {
         for (const c of [
             { type: "tcp" }, { type: "tcp", interval: 0.5, timeout: 0.2, failureCount: 3, successCount: 2 },
-            { type: "http", request: "/.testpage", receive: "test page", virtualHost: "www", statusCodes: "200,301-302" },
+            { type: "http", request: "/.testpage", receive: "test page", virtualHost: "www",
+                statusCodes: "200,301-302" },
             { type: "https", sni: "lab-rs", verifyTls: true, method: "HEAD" },
             { type: "udp", request: "ping", receive: "^pong$" }, { type: "dns", request: "www.lab", queryType: "AAAA" },
             { type: "exec", command: ["/usr/local/bin/check", "--quick"], onFailure: "remove", initialState: "up" },
@@ -78,7 +79,8 @@ describe("a health check's rules", () => {
         expect(await f({ healthCheck: { type: "tcp" }, sorryServer: { address: "10.1.0.23", port: 8227,
             forwarding: "nat" }, quorum: 3, hysteresis: 1 })).toEqual([]);
         expect(await f({ quorum: 0 })).toEqual([
-            "quorum: 0 is not a quorum: the least total weight of healthy real servers, an integer from 1 to 2147483647"]);
+            "quorum: 0 is not a quorum: the least total weight of healthy real servers, an integer from 1 to " +
+            "2147483647"]);
         expect(await f({ quorum: 2, hysteresis: 2 })).toEqual([
             "hysteresis: 2 is not a hysteresis for quorum 2: an integer from 0 to 1"]);
         expect(await f({ sorryServer: { address: "10.1.0.23", port: 8227 } })).toEqual([

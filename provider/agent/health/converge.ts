@@ -31,7 +31,8 @@ export function convergeService(key: string, s: ServiceRecord, h: HealthState, l
         const check = checkOf(s, k);
         const draining = s.draining?.includes(k) ?? false;
         if (!check && !draining) continue;
-        const want = model.effectiveRealServer(declared, check, !check || serverUp(h, key, k, check, declared), draining);
+        const up = !check || serverUp(h, key, k, check, declared);
+        const want = model.effectiveRealServer(declared, check, up, draining);
         const now = live.get(k);
         const name = rsName(service, declared);
         if (!want) {

@@ -28,6 +28,13 @@ interface Endpoint {
     fails: number;
 }
 
+/** At most this many checks in flight: past it, checks wait their turn (late rather than all timing out
+ * at once on a director that cannot keep up). */
+const maxInFlight = 200;
+/** How long the daemon lets go of the node's lock between two of its writes, so an apply waiting for it
+ * (which polls) gets its turn. */
+const politeMs = 300;
+
 export interface DaemonOptions {
     /** How often the record is looked at for changes (ms). */
     pollMs?: number;
@@ -46,6 +53,8 @@ export class HealthDaemon {
     private detailsChanged = false;
     private stopped = false;
     private poller?: NodeJS.Timeout;
+    private inFlight = 0;
+    private queue: Array<() => void> = [];
     private readonly log: (line: string) => void;
 
     constructor(private readonly ctx: Context, private readonly opts: DaemonOptions = {}) {
@@ -133,7 +142,13 @@ export class HealthDaemon {
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
         const started = Date.now();
         const rs = e.users[0].rs;
-        const r = await runCheck(e.check, e.target, { address: rs.address, port: rs.port });
+        if (this.inFlight < maxInFlight) this.inFlight++;
+        else await new Promise<void>((resolve) => this.queue.push(resolve)); // handed its slot on release
+        let r: Awaited<ReturnType<typeof runCheck>>;
+        try { r = await runCheck(e.check, e.target, { address: rs.address, port: rs.port }); } finally {
+            const next = this.queue.shift();
+            if (next) next(); else this.inFlight--;
+        }
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
         const h = this.health;
         const now = new Date().toISOString();
@@ -162,7 +177,8 @@ export class HealthDaemon {
                 if (user.check.notify) {
                     const args = [change ? "up" : "down", user.rs.address, String(user.rs.port)];
                     void runCommand(user.check.notify, args, {}, 30_000).then((n) => {
-                        if (n.code !== 0) this.log(`notify ${user.check.notify!.join(" ")} ${args.join(" ")}: ${n.detail}`);
+                        if (n.code !== 0)
+                            this.log(`notify ${user.check.notify!.join(" ")} ${args.join(" ")}: ${n.detail}`);
                     });
                 }
             }
@@ -177,10 +193,12 @@ export class HealthDaemon {
         if (this.flushing) { this.flushAgain = true; return this.flushing; }
         this.flushing = (async () => {
             try {
-                do {
+                for (;;) {
                     this.flushAgain = false;
                     await this.ctx.exclusive(() => this.write());
-                } while (this.flushAgain && !this.stopped);
+                    if (!this.flushAgain || this.stopped) break;
+                    await new Promise((resolve) => setTimeout(resolve, politeMs));
+                }
             } catch (e) {
                 this.log(`could not apply health changes (trying again with the next change): ${(e as Error).message}`);
             } finally {
@@ -208,8 +226,10 @@ export class HealthDaemon {
         const ipvs = await this.ctx.ipvs();
         for (const key of services) {
             const s = this.record.services[key];
-            if (!(await ipvs.service(s.service))) continue;
-            const live = new Map((await ipvs.destinations(s.service)).map((d) => [rsKey(d), d]));
+            // (A service that is not in the table has no destinations to read: its dump fails.)
+            const dests = await ipvs.destinations(s.service).catch(() => undefined);
+            if (!dests) continue;
+            const live = new Map(dests.map((d) => [rsKey(d), d]));
             const { writes, actions } = convergeService(key, s, h, live);
             if (!writes.length) continue;
             const results = await ipvs.writeAll(writes);
