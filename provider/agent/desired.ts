@@ -193,7 +193,7 @@ function installUnit(dir: string, name: string, unit: string | undefined): void 
         if (!fs.existsSync(here)) return;
         fs.rmSync(here, { force: true });
         if (systemd() && fs.existsSync(etc)) {
-            try { systemctl("stop", name); } catch { /* not running */ }
+            try { systemctl("stop", "--no-block", name); } catch { /* not running */ }
             fs.rmSync(wants, { force: true }); fs.rmSync(etc, { force: true });
             systemctl("daemon-reload");
         }
@@ -204,7 +204,8 @@ function installUnit(dir: string, name: string, unit: string | undefined): void 
     const changedEtc = writeAtomic(etc, unit);
     fs.mkdirSync(path.dirname(wants), { recursive: true });
     if (!fs.existsSync(wants)) fs.symlinkSync(etc, wants);
-    if (long && (changed || changedEtc)) { systemctl("daemon-reload"); systemctl("restart", name); }
+    // --no-block: the daemon being stopped may be waiting for the node's lock, which this agent holds.
+    if (long && (changed || changedEtc)) { systemctl("daemon-reload"); systemctl("restart", "--no-block", name); }
 }
 
 export function restoreUnit(node: string, agentFile: string): string {
