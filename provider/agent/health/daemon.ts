@@ -86,8 +86,6 @@ export class HealthDaemon {
         while (this.flushing) await this.flushing;
     }
 
-    get endpointCount(): number { return this.endpoints.size; }
-
     /** Re-reads the record when it changed on disk; rebuilds the endpoints. True when it did. */
     private reload(force: boolean): boolean {
         let stamp: string;
