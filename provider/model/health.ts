@@ -243,10 +243,6 @@ export interface ServiceHealth {
     hysteresis: number;
 }
 
-/** Whether a service has anything of health (checks by default, a sorry server). */
-export const hasServiceHealth = (s: Record<string, unknown>): boolean =>
-    s.healthCheck !== undefined || s.sorryServer !== undefined;
-
 /** The sorry server's declaration as a real server's (its own rules are a real server's). */
 export const sorryRealServer = (s: SorryServerSpec): RealServerSpec =>
     ({ address: s.address, ...(s.port !== undefined ? { port: s.port } : {}),

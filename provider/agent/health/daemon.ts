@@ -139,18 +139,17 @@ export class HealthDaemon {
     private async probe(e: Endpoint): Promise<void> {
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
         const started = Date.now();
-        const rs = e.users[0].rs;
+        const u = e.users[0];
         if (this.inFlight < maxInFlight) this.inFlight++;
         else await new Promise<void>((resolve) => this.queue.push(resolve)); // handed its slot on release
         let r: Awaited<ReturnType<typeof runCheck>>;
-        try { r = await runCheck(e.check, e.target, { address: rs.address, port: rs.port }); } finally {
+        try { r = await runCheck(e.check, e.target, { address: u.rs.address, port: u.rs.port }); } finally {
             const next = this.queue.shift();
             if (next) next(); else this.inFlight--;
         }
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
         const h = this.health;
         const now = new Date().toISOString();
-        const u = e.users[0];
         let known = h.endpoints[e.key];
         if (!known) {
             known = h.endpoints[e.key] = { up: serverUp(h, u.service, u.rsKey, e.check, u.rs), since: now };
