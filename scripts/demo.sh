@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 run=$PULUMI_LVS_CACHE/lab/run
-export PULUMI_BACKEND_URL="file://$run/demo-state" PULUMI_CONFIG_PASSPHRASE=pulumi-lvs-demo
+export PULUMI_BACKEND_URL="file://$run/demo-state?metadata=skip" PULUMI_CONFIG_PASSPHRASE=pulumi-lvs-demo
 on() { bash lab/lab.sh ssh "$@"; }
 
 if [ "${1:-}" = down ]; then

@@ -13,7 +13,7 @@ import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { agentFor, closeAgents } from "../../provider/client";
 import { closeLab, lab, labConnection, sh } from "../lab";
-import { labStack, Stack } from "../pulumi";
+import { backendUrl, labStack, Stack } from "../pulumi";
 
 const vip = "10.0.0.236";
 const ports = [80, 81, 82, 83, 84, 85];
@@ -144,7 +144,7 @@ function pending(): Array<{ type: string; urn: string }> {
 
 /** Starts `pulumi up` as the stack's own commands run, but as a child this test can kill. */
 function startUp(): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${stack.backend}`,
+    const env = { ...process.env, PULUMI_BACKEND_URL: backendUrl(stack.backend),
         PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test", PULUMI_LVS_TRACE: traceFile() };
     const child = spawn("pulumi", ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name],
         { cwd: stack.dir, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -2,10 +2,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import * as desired from "../../provider/agent/desired";
 
-const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-desired-"));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-desired-"));
+const dir = () => fs.mkdtempSync(path.join(root, "d-"));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe("the desired state on the node's disk", () => {
     it("is empty where nothing was applied, and reads back what was saved, with the restore unit beside it", () => {

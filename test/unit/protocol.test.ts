@@ -3,12 +3,15 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { handle } from "../../provider/agent/main";
 import type { Context } from "../../provider/agent/context";
 import { AgentError, Reply } from "../../provider/model/protocol";
 
 const accepted = "probe, state, apply, drain, zero, sysctls, addresses";
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-protocol-"));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 /** A context whose lock and IPVS handle are recorded fakes; `ipvs` is what the handle does. */
 function fake(ipvs: Record<string, (...a: unknown[]) => Promise<unknown>> = {}) {
@@ -16,7 +19,7 @@ function fake(ipvs: Record<string, (...a: unknown[]) => Promise<unknown>> = {}) 
     const ctx: Context = {
         ipvs: async () => { log.push("ipvs"); return ipvs as never; },
         exclusive: async (fn) => { log.push("lock"); try { return await fn(); } finally { log.push("unlock"); } },
-        stateDir: fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-state-")),
+        stateDir: fs.mkdtempSync(path.join(root, "state-")),
         agentFile: "/opt/agent.js",
     };
     return { ctx, log };
