@@ -33,6 +33,14 @@ node -e 'const l = require(process.argv[1]); console.log(JSON.stringify(Object.f
 pulumi config set --secret privateKey < "$(node -p "require('$run/lab.json').privateKeyPath")"
 lvs_step "pulumi up (the staging cluster, examples/staging)"
 pulumi up --yes --non-interactive --skip-preview --refresh --suppress-progress
+# Each real server is out (weight 0) until its first health check passes, a few seconds after its web
+# server starts.
+lvs_step "the health checks bring the real servers in"
+for h in director1 director2; do
+  on "$h" 'for i in $(seq 120); do ipvsadm -Sn | grep -Eq -- "-r 10\.[01]\.0\.2[123]:.* -w 0$" || exit 0; sleep 0.5; done
+    echo "still at weight 0 after 60 s:"; ipvsadm -Sn | grep -E -- " -w 0$"; exit 1' \
+    || lvs_fail "the health checks did not bring every real server in on $h (see above)"
+done
 for h in director1 director2; do
   lvs_step "ipvsadm -Ln and ipvsadm -L --daemon on $h"
   on "$h" 'ipvsadm -Ln && ipvsadm -L --daemon'

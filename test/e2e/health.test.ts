@@ -4,32 +4,41 @@
 // its weight back after its successes; with every real server down the sorry server answers. Both
 // directors check on their own; refresh shows no drift in either state; the daemon killed with -9 comes
 // back and the table is as its health says; a rebooted director restores its table as its health says;
-// an https and a dns check pass against real servers; changing a check is an update in place; destroy
-// stops the daemon and removes its unit. The figures measured are printed at the end.
+// an https, a dns, a udp and an exec check pass against real servers, and the exec check's service removes
+// a failed server and runs its notify command; changing a check is an update in place, and a new build of
+// the agent (an upgrade) restarts the daemon on it; destroy stops the daemon and removes its unit. The
+// figures measured are printed at the end. Owns VIPs 10.0.0.226 and 10.0.0.227 on both directors and
+// ports 8226, 8227, 8443 and 5353 on the real servers.
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { closeLab, rebootHost, sh } from "../lab";
 import { labStack, Stack } from "../pulumi";
 import { fetchFromClient, startLoad, vmNow, webServer } from "../traffic";
 
-const web = "10.0.0.226:80", alt = "10.0.0.226:8080";
+const web = "10.0.0.226:80", alt = "10.0.0.226:8080", ops = "10.0.0.227:8081", echo = "10.0.0.227:8082";
 const rs1 = "10.1.0.21:8226", rs2 = "10.1.0.22:8226", sorry = "10.1.0.23:8227";
 const directors = ["director1", "director2"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const dir = path.join(__dirname, "..", "lab");
+const program = path.join(__dirname, "..", "health");
+/** Where ops's notify command logs on each director (stack config notifyLog). */
+const notifyLog = "/var/lib/pulumi-lvs/hc-notify.log";
 
 /** The weight of each real server of a service on a director ("absent" when it is not in the table). */
-async function weights(director: string, service: string): Promise<Record<string, number>> {
-    const lines = (await sh(director, "ipvsadm -Sn")).split("\n").filter((l) => l.startsWith(`-a -t ${service} `));
+async function weights(director: string, service: string, protocol = "t"): Promise<Record<string, number>> {
+    const lines = (await sh(director, "ipvsadm -Sn")).split("\n")
+        .filter((l) => l.startsWith(`-a -${protocol} ${service} `));
     return Object.fromEntries(lines.map((l) => [/-r (\S+)/.exec(l)![1], Number(/-w (\d+)/.exec(l)![1])]));
 }
 
 /** Waits until `ok` holds for the weights of `service` on `director`; the lab's clock (ms) when it did. */
 async function until(director: string, service: string, ok: (w: Record<string, number>) => boolean,
-    timeoutMs = 30_000): Promise<number> {
+    timeoutMs = 30_000, protocol = "t"): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const w = await weights(director, service);
+        const w = await weights(director, service, protocol);
         if (ok(w)) return vmNow();
         if (Date.now() > deadline)
             throw new Error(`${director} ${service}: weights ${JSON.stringify(w)} after ${timeoutMs / 1000} s`);
@@ -48,7 +57,8 @@ const stopWeb = async (host: "rs1" | "rs2") => {
 };
 const startWeb = async (host: "rs1" | "rs2") => {
     if (running.has(host)) return;
-    stops.push(await webServer(host, [host === "rs1" ? rs1 : rs2], `${host}-8226`));
+    const address = host === "rs1" ? rs1 : rs2;
+    stops.push(await webServer(host, [address, `udp://${address}`], `${host}-8226`));
     running.add(host);
 };
 /** Each test starts with both web servers up and both real servers in on director1 (a test that failed
@@ -71,10 +81,11 @@ const stops: Array<() => Promise<void>> = [];
 const figures: string[] = [];
 
 beforeAll(async () => {
-    stack = await labStack(path.join(__dirname, "..", "health"));
+    stack = await labStack(program);
+    await stack.config("notifyLog", notifyLog);
     for (const d of directors)
-        await sh(d, `for s in ${web} ${alt} 10.0.0.227:443; do ipvsadm -D -t $s 2>/dev/null; done; ` +
-            "ipvsadm -D -u 10.0.0.227:53 2>/dev/null; true");
+        await sh(d, `for s in ${web} ${alt} 10.0.0.227:443 ${ops}; do ipvsadm -D -t $s 2>/dev/null; done; ` +
+            `for s in 10.0.0.227:53 ${echo}; do ipvsadm -D -u $s 2>/dev/null; done; rm -f ${notifyLog}`);
     await startWeb("rs1");
     await startWeb("rs2");
     stops.push(await webServer("rs3", [sorry], "sorry"));
@@ -86,21 +97,25 @@ beforeAll(async () => {
 afterAll(async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
     await stack?.dispose();
+    for (const d of directors) await sh(d, `rm -f ${notifyLog}`).catch(() => undefined);
+    fs.rmSync(path.join(program, "node_modules"), { recursive: true, force: true });
+    if (nextBuild) fs.rmSync(nextBuild, { recursive: true, force: true });
     await closeLab();
     if (figures.length) console.log(`health figures:\n  ${figures.join("\n  ")}`);
 });
 
-test("up installs the health daemon on both directors; the checks (http, https, dns) bring every real " +
-    "server in, one probe per endpoint", async () => {
+test("up installs the health daemon on both directors; the checks (http, https, dns, exec, udp) bring " +
+    "every real server in, one probe per endpoint", async () => {
     await stack.run("up", "--yes", "--skip-preview");
     for (const d of directors) {
         await until(d, web, (w) => w[rs1] === 1 && w[rs2] === 1);
         await until(d, "10.0.0.227:443", (w) => w["10.1.0.22:8443"] === 1);
-        const udp = (await sh(d, "ipvsadm -Sn")).split("\n").find((l) => l.startsWith("-a -u 10.0.0.227:53 "));
-        expect(udp, d).toMatch(/-r 10\.1\.0\.21:5353 -m -w 1/);
+        await until(d, "10.0.0.227:53", (w) => w["10.1.0.21:5353"] === 1, 30_000, "u");
+        await until(d, echo, (w) => w[rs2] === 1, 30_000, "u");
+        await until(d, ops, (w) => w[rs1] === 1 && w[rs2] === 1);
         const h = await health(d);
-        // rs1 and rs2's http checks are shared by web and alt: 4 endpoints for 6 checked real servers.
-        expect(Object.keys(h.endpoints)).toHaveLength(4);
+        // rs1 and rs2's http checks are shared by web and alt: 7 endpoints for 9 checked real servers.
+        expect(Object.keys(h.endpoints)).toHaveLength(7);
         expect(Object.values(h.endpoints).every((e: any) => e.up), JSON.stringify(h.endpoints)).toBe(true);
         // The sorry server is out while the real servers are healthy.
         expect(await weights(d, web)).not.toHaveProperty(sorry);
@@ -119,6 +134,7 @@ test("a web server stopped under load is quiesced within interval x failures + t
     await sleep(2000);
     const t0 = await stopWeb("rs1");
     const [q1, q2] = await Promise.all(directors.map((d) => until(d, web, (w) => w[rs1] === 0)));
+    await Promise.all(directors.map((d) => until(d, ops, (w) => !(rs1 in w) && w[rs2] === 1)));
     const [d1, d2] = await Promise.all(directors.map((d) => decided(d, rs1)));
     // The daemon's decision: interval 1 s x 2 failures (a refused connection fails at once; a hung one
     // after the 2 s timeout), and what the emulated CPUs add.
@@ -132,6 +148,12 @@ test("a web server stopped under load is quiesced within interval x failures + t
         "do sleep 0.05; done; date +%s%3N'")).trim());
     const back = await until("director1", web, (w) => w[rs1] === 1);
     await until("director2", web, (w) => w[rs1] === 1);
+    // ops's exec check removed rs1 (onFailure remove) and puts it back, and its notify command said so.
+    for (const d of directors) {
+        await until(d, ops, (w) => w[rs1] === 1 && w[rs2] === 1);
+        const said = (await sh(d, `cat ${notifyLog}`)).trim().split("\n");
+        expect(said.filter((l) => l.endsWith(` ${rs1}`)).slice(-2), d).toEqual([`down ${rs1}`, `up ${rs1}`]);
+    }
     const recover = (await decided("director1", rs1) - t2) / 1000;
     await sleep(2000);
     const r = await load.stop();
@@ -184,28 +206,63 @@ test("the daemon killed with -9 comes back and the table is as its health says",
     // While it is down, rs2 fails: the daemon that comes back finds it and quiesces it.
     const t0 = await stopWeb("rs2");
     await until("director1", web, (w) => w[rs2] === 0 && w[rs1] === 1);
+    await until("director1", echo, (w) => w[rs2] === 0, 30_000, "u");
     const again = await health("director1");
     expect(again.daemon.pid).not.toBe(daemon.pid);
     figures.push(`kill -9: a new daemon started ${((Date.parse(again.daemon.startedAt) - t0) / 1000).toFixed(2)} s ` +
         `after rs2's web server stopped (the lab's supervisor waits 1 s, as RestartSec=1)`);
     await startWeb("rs2");
     await until("director1", web, (w) => w[rs1] === 1 && w[rs2] === 1);
+    await until("director1", echo, (w) => w[rs2] === 1, 30_000, "u");
     expect(await weights("director1", alt)).toEqual({ [rs1]: 1, [rs2]: 1 });
 });
 
-test("changing a check is an update in place; a real server removed takes its checks with it", async () => {
+/** A next build of pulumi-lvs, as an upgrade brings: this checkout's lib/ with one more line in the agent
+ * (so another content hash), its package.json, and its node_modules. */
+let nextBuild: string | undefined;
+function buildNext(): string {
+    const root = path.join(__dirname, "..", "..");
+    const next = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-next-"));
+    fs.cpSync(path.join(root, "lib"), path.join(next, "lib"), { recursive: true });
+    fs.appendFileSync(path.join(next, "lib", "agent", "agent.js"), "\n// the next build\n");
+    fs.copyFileSync(path.join(root, "package.json"), path.join(next, "package.json"));
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(next, "node_modules"));
+    return next;
+}
+/** The health daemon's command line on a director, from its pid in health.json. */
+const daemonCommand = async (director: string) => {
+    const { daemon } = await health(director);
+    const cmd = await sh(director, `tr '\\0' ' ' < /proc/${daemon.pid}/cmdline`);
+    return { pid: daemon.pid as number, cmd: cmd.trim() };
+};
+
+test("changing a check is an update in place; a real server removed takes its checks with it; with a new " +
+    "build of the agent, the daemons restart on it", async () => {
     await bothUp();
+    const before = await Promise.all(directors.map(daemonCommand));
+    // The upgrade: the program now finds the next build (as after npm install of a new version).
+    nextBuild = buildNext();
+    fs.mkdirSync(path.join(program, "node_modules"), { recursive: true });
+    fs.symlinkSync(nextBuild, path.join(program, "node_modules", "pulumi-lvs"));
     await stack.config("interval", "2");
     await stack.config("altRealServers", JSON.stringify(["10.1.0.21"]));
     const out = await stack.run("up", "--yes", "--skip-preview");
     expect(out).not.toMatch(/replace/);
+    for (const [i, d] of directors.entries()) {
+        const unit = await sh(d, "sed -n 's/^ExecStart=//p' /var/lib/pulumi-lvs/pulumi-lvs-health.service");
+        expect(unit.trim(), d).not.toBe(before[i].cmd);
+        const deadline = Date.now() + 20_000;
+        let now = await daemonCommand(d);
+        while (now.pid === before[i].pid && Date.now() < deadline) { await sleep(500); now = await daemonCommand(d); }
+        expect(now.cmd, d).toBe(unit.trim());
+    }
     // The new check starts from the real servers' last state: no server lost its weight.
     expect(await weights("director1", web)).toEqual({ [rs1]: 1, [rs2]: 1 });
     expect(await weights("director1", alt)).toEqual({ [rs1]: 1 });
     const h = await health("director1");
     await sleep(3000);
     const later = await health("director1");
-    expect(Object.keys(later.endpoints)).toHaveLength(4);
+    expect(Object.keys(later.endpoints)).toHaveLength(7);
     const http = Object.keys(later.endpoints).map((k) => JSON.parse(k)).filter((k) => k.type === "http");
     expect(http.map((k) => k.interval)).toEqual([2, 2]);
     expect(Object.keys(h.servers).length).toBeGreaterThan(0);

@@ -3,8 +3,8 @@
 // nothing; up makes exactly the declared tables on director1 and director2, the sync daemons, the VIPs
 // on director1 only and on the real servers' lo, and starts the web servers; the client's requests
 // through both VIPs all succeed and reach every real server; the stack's outputs list the VIPs and real
-// servers; a second up changes nothing; a web server killed by hand shows in refresh and up restarts
-// it; the state holds no key material; destroy leaves every host as it was.
+// servers; a second up changes nothing; a web server killed by hand is quiesced by its checks, shows
+// in refresh, and up restarts it; the state holds no key material; destroy leaves every host as it was.
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -46,6 +46,18 @@ const scene = async () => ({
             files: (await sh(h, `ls ${files}/${h}.* 2>/dev/null || true`)).trim() }]))),
     backends: await backends("rs1"),
 });
+
+/** Waits until the health checks have every real server of both services in on both directors, or until
+ * `ok` holds for director1's weights. */
+async function weightsOn(ok: (lines: string[]) => boolean = (l) => l.every((x) => !x.endsWith(" -w 0"))) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const lines = (await Promise.all(directors.map(ours))).flat().filter((l) => l.startsWith("-a "));
+        if (ok(lines)) return;
+        if (Date.now() > deadline) throw new Error(`the real servers' weights: ${JSON.stringify(lines)}`);
+        await new Promise((r) => setTimeout(r, 300));
+    }
+}
 
 /** Which web server answers through each VIP: the NAT one on its back address, the DR one on the VIP. */
 const answering: Record<string, string[]> = {
@@ -94,6 +106,8 @@ test("preview changes nothing on any host", async () => {
 test("up makes the declared tables on both directors, the sync daemons, the VIPs, " +
     "and starts the web servers", async () => {
     await stack.run("up", "--yes", "--skip-preview");
+    // Each real server is out until its first check passes: the web servers start after the cluster.
+    await weightsOn();
     for (const h of directors) expect(await ours(h), h).toEqual(declared);
     expect(await daemons("director1"))
         .toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /)]);
@@ -112,7 +126,8 @@ test("up makes the declared tables on both directors, the sync daemons, the VIPs
         expect(await read(h, arpSysctls), h).toEqual(["1", "2", "1", "2"]);
     }
     expect(await backends("rs1"))
-        .toEqual(realServers.map((h, i) => `node ${files}/${h}.js ${h} 10.1.0.${n(i)}:8251 10.0.0.252:80`));
+        .toEqual(realServers.map((h, i) =>
+            `node ${files}/${h}.js ${h} 10.1.0.${n(i)}:8251 10.0.0.252:80 10.0.0.${n(i)}:80`));
 });
 
 test("the client's requests through both VIPs all succeed and reach every real server", async () => {
@@ -135,9 +150,12 @@ test("a second up changes nothing", async () => {
     expect(out).toContain("28 unchanged");
 });
 
-test("a web server killed by hand shows in refresh, and up starts it again", async () => {
+test("a web server killed by hand is quiesced by its checks, shows in refresh, and up starts it again", async () => {
     const pid = (await sh("rs2", `cat ${files}/rs2.pid`)).trim();
     await sh("rs2", `kill ${pid}; for i in $(seq 50); do [ -e /proc/${pid} ] || break; sleep 0.1; done`);
+    // Both of rs2's real servers, on both directors (4 lines), at weight 0 and no other.
+    await weightsOn((l) => l.filter((x) => x.endsWith(" -w 0")).length === 4 &&
+        l.filter((x) => x.endsWith(" -w 0")).every((x) => /-r 10\.[01]\.0\.22:/.test(x)));
     const refresh = await stack.run("refresh", "--yes", "--diff");
     expect(refresh).toMatch(new RegExp(`WebServer: \\(delete\\)\\s*\\[id=root@127\\.0\\.0\\.1:` +
         `${lab().hosts.rs2.port}${files}/rs2\\.js\\]`));
@@ -146,6 +164,7 @@ test("a web server killed by hand shows in refresh, and up starts it again", asy
     const up = await stack.run("up", "--yes", "--skip-preview");
     expect(up).toContain("+ 1 created");
     expect((await sh("rs2", `cat ${files}/rs2.pid`)).trim()).not.toBe(pid);
+    await weightsOn();
     await traffic();
     await stack.run("up", "--yes", "--expect-no-changes");
 });

@@ -6,7 +6,11 @@
 // - alt, 10.0.0.226:8080 over the same real servers with the same check (one probe each for both
 //   services); which of them it has is stack config (`altRealServers`, default both);
 // - tls, 10.0.0.227:443 over rs2:8443, checked over https (SNI lab-rs, status 200, not verified);
-// - dns, udp 10.0.0.227:53 over rs1:5353, checked by asking for www.lab's A record.
+// - dns, udp 10.0.0.227:53 over rs1:5353, checked by asking for www.lab's A record;
+// - ops, 10.0.0.227:8081 over rs1 and rs2 port 8226, checked by a command on the director (bash connecting
+//   to the address and port it is given), removed from the table when down, with a notify command that
+//   logs each change of state to the file named by config `notifyLog`;
+// - echo, udp 10.0.0.227:8082 over rs2:8226, checked by a datagram "ping" whose reply must name rs2.
 import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "pulumi-lvs";
 import { connection } from "../../examples/lab";
@@ -14,6 +18,7 @@ import { connection } from "../../examples/lab";
 const config = new pulumi.Config();
 const interval = config.getNumber("interval") ?? 1;
 const alt = config.getObject<string[]>("altRealServers") ?? ["10.1.0.21", "10.1.0.22"];
+const notifyLog = config.require("notifyLog");
 const check: lvs.HealthCheck = {
     type: "http", request: "/.testpage", receive: "test page", interval, timeout: 2, failureCount: 2, successCount: 2,
 };
@@ -43,6 +48,19 @@ const cluster = new lvs.Cluster("hc", {
             realServers: [{ ...nat("10.1.0.21", 5353), healthCheck: {
                 type: "dns", request: "www.lab", receive: "^10\\.0\\.0\\.21$", interval: 1, timeout: 2,
                 failureCount: 2 } }],
+        },
+        ops: {
+            protocol: "tcp", address: "10.0.0.227", port: 8081,
+            healthCheck: {
+                type: "exec", command: ["/bin/bash", "-c", "exec 3<>/dev/tcp/$0/$1"], interval: 2, timeout: 2,
+                onFailure: "remove", notify: ["/bin/sh", "-c", `echo "$0 $1:$2" >> ${notifyLog}`],
+            },
+            realServers: [nat("10.1.0.21", 8226), nat("10.1.0.22", 8226)],
+        },
+        echo: {
+            protocol: "udp", address: "10.0.0.227", port: 8082,
+            realServers: [{ ...nat("10.1.0.22", 8226), healthCheck: {
+                type: "udp", request: "ping", receive: "^rs2-8226 ", interval: 1, timeout: 2, failureCount: 2 } }],
         },
     },
 });

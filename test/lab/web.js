@@ -2,7 +2,9 @@
 // name and address:port, so a client can count which real server served it. GET /slow/<ms> answers the
 // same after waiting that many milliseconds (a long request in flight); GET /.testpage answers "test page"
 // (what the seeds' ldirectord check fetches). A listen address written https://ADDR:PORT serves TLS with
-// the test-only certificate of test/fixtures/tls. Usage: node web.js NAME [https://]ADDR:PORT...
+// the test-only certificate of test/fixtures/tls; one written udp://ADDR:PORT answers every datagram with
+// the same "NAME ADDR:PORT" line. Usage: node web.js NAME [https://|udp://]ADDR:PORT...
+const dgram = require("dgram");
 const fs = require("fs");
 const http = require("http");
 const https = require("https");
@@ -11,9 +13,15 @@ const [name, ...listen] = process.argv.slice(2);
 const tls = path.join(__dirname, "..", "fixtures", "tls");
 for (const entry of listen) {
     const secure = entry.startsWith("https://");
-    const l = entry.replace(/^https:\/\//, "");
+    const l = entry.replace(/^(https|udp):\/\//, "");
     const i = l.lastIndexOf(":");
     const host = l.slice(0, i).replace(/^\[|\]$/g, ""), port = Number(l.slice(i + 1));
+    if (entry.startsWith("udp://")) {
+        const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+        socket.on("message", (_, from) => socket.send(`${name} ${l}\n`, from.port, from.address));
+        socket.bind(port, host);
+        continue;
+    }
     const answer = (req, res) => {
         res.setHeader("Connection", "close");
         const slow = /^\/slow\/(\d+)$/.exec(req.url ?? "");

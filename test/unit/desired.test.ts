@@ -26,6 +26,24 @@ describe("the desired state on the node's disk", () => {
             .toContain(`ExecStart=${process.execPath} /opt/a/agent.js restore\n`);
     });
 
+    it("writes the health daemon's unit beside the restore unit while a check is recorded, names the agent " +
+        "that wrote it (a new build is a new unit), and removes it with the last check", () => {
+        const d = dir();
+        const unit = path.join(d, desired.healthUnitName);
+        const checked = {
+            ...desired.load(d),
+            services: { a: { service: {} as never, realServers: { "10.1.0.1|80": {} as never },
+                checks: { "10.1.0.1|80": { type: "tcp" } as never } } },
+        };
+        desired.save(d, checked, "/opt/a/agent.js");
+        expect(fs.readFileSync(unit, "utf8")).toContain(`ExecStart=${process.execPath} /opt/a/agent.js health\n`);
+        desired.save(d, checked, "/opt/b/agent.js");
+        expect(fs.readFileSync(unit, "utf8")).toContain(`ExecStart=${process.execPath} /opt/b/agent.js health\n`);
+        desired.save(d, { ...checked, services: {} }, "/opt/b/agent.js");
+        expect(fs.existsSync(unit)).toBe(false);
+        expect(fs.existsSync(path.join(d, desired.unitName))).toBe(true);
+    });
+
     it("refuses a file it cannot read as a desired state, naming the file and what to do", () => {
         const d = dir();
         fs.writeFileSync(path.join(d, "desired.json"), "{not json");
