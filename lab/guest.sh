@@ -47,10 +47,11 @@ chmod 0440 /etc/sudoers
 # Each host knows the others' lan names (sudo also looks up its own host name).
 echo "$LAB_HOSTS" | awk 'NF { print $2, $1 }' >> /etc/hosts
 /lab/bin/modprobe ip_vs || log "ip_vs did not load"
-# ipvsadm and nft, extracted into the image with their libraries, on every host's PATH (never the
-# machine's own: the guest shares its root, and the next machine may have neither).
+# ipvsadm, nft and keepalived, extracted into the image with their libraries, on every host's PATH (never
+# the machine's own: the guest shares its root, and the next machine may have none of them).
 ln -sf /lab/bin/nft /usr/local/sbin/nft
 ln -sf /lab/bin/ipvsadm /usr/local/sbin/ipvsadm
+ln -sf /lab/bin/keepalived /usr/local/sbin/keepalived
 
 for br in lan back; do ip link add "$br" type bridge; ip link set "$br" up; done
 for name in $(lab_names); do host_up "$name"; done

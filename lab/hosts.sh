@@ -5,9 +5,9 @@
 # Sourced by guest.sh (PID 1) to boot every host; `hosts.sh reboot NAME`, run in PID 1's namespaces
 # (lab.sh reboot NAME), reboots one host: everything in its kernel namespace is gone (IPVS table,
 # addresses, sysctls), its disk stays, and at boot it runs pulumi-lvs's restore unit from that disk as
-# systemd would, before its sshd starts; then supervises pulumi-lvs's health unit as systemd would
-# (`hosts.sh supervise`, inside the host: started when its unit appears or changes, restarted a second
-# after it dies, stopped when the unit goes).
+# systemd would, before its sshd starts; then supervises pulumi-lvs's long-running units (the health
+# daemon, keepalived) as systemd would (`hosts.sh supervise UNIT`, inside the host: started when its unit
+# appears or changes, restarted a second after it dies, stopped when the unit goes).
 . /lab/topology.sh
 log() { echo "lab: $*" > /dev/console; }
 
@@ -64,7 +64,9 @@ host_up() { # name
     in_host "$name" $cmd > "/run/lab/disk/$name/restore.log" 2>&1 \
       || log "$name: the restore unit failed (see /run/lab/disk/$name/restore.log)"
   fi
-  in_host "$name" /bin/bash /lab/hosts.sh supervise > /dev/null 2>&1 &
+  for unit in pulumi-lvs-health.service pulumi-lvs-keepalived.service; do
+    in_host "$name" /bin/bash /lab/hosts.sh supervise "$unit" > /dev/null 2>&1 &
+  done
   in_host "$name" /lab/root/usr/sbin/sshd -f /lab/sshd_config -h "/lab/keys/$name" -o "PidFile=/run/sshd-$name.pid" \
     || log "sshd for $name did not start"
 }
@@ -76,11 +78,12 @@ host_down() { # name
   ip netns del "$1"
 }
 
-# systemd's part for pulumi-lvs-health.service (Type=simple, Restart=always, RestartSec=1), run inside a
-# host: its unit lives beside the record; a new text (a new agent) restarts it. Its output goes to
-# health.log there, as journald would keep it.
-supervise() {
-  local unit=/var/lib/pulumi-lvs/pulumi-lvs-health.service log=/var/lib/pulumi-lvs/health.log text="" now pid=""
+# systemd's part for a long-running unit of pulumi-lvs (Type=simple, Restart=always, RestartSec=1), run
+# inside a host: the unit lives beside the record; a new text (a new agent) restarts it. Its output goes
+# to a log there (pulumi-lvs-health.service: health.log), as journald would keep it.
+supervise() { # unit
+  local unit=/var/lib/pulumi-lvs/$1 log=/var/lib/pulumi-lvs/${1#pulumi-lvs-} text="" now pid=""
+  log=${log%.service}.log
   local tick state
   # The loop forks nothing while nothing changes: a fork costs tens of milliseconds under emulation, and
   # six hosts polling with cat and sleep kept the VM's two CPUs more than half busy. It reads the unit
@@ -95,6 +98,8 @@ supervise() {
         if [ "$now" != "$text" ]; then echo "$(date -u +%FT%T.%3NZ) lab: the unit changed: stopping $pid"
         else echo "$(date -u +%FT%T.%3NZ) lab: $pid ended, restarting in 1 s"; fi >> "$log"
         kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""; read -r -t 1 -u 3 || true
+        # As systemd, it starts what the unit says after the wait (the unit may have gone meanwhile).
+        now=""; [ -f "$unit" ] && { IFS= read -r -d '' now < "$unit" || true; }
       fi
       text=$now
       if [ -n "$text" ]; then
@@ -107,7 +112,7 @@ supervise() {
   done
 }
 
-if [ "${1:-}" = supervise ]; then supervise; fi
+if [ "${1:-}" = supervise ]; then supervise "$2"; fi
 if [ "${1:-}" = reboot ]; then
   [ -n "${2:-}" ] && lab_names | grep -qx "$2" \
     || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }

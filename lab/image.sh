@@ -78,23 +78,28 @@ if [ ! -f "$img/ready" ]; then
   rm -rf "$img"; mkdir -p "$img/keys" "$img/bin" "$img/initramfs"; cd "$img"
   # nftables (for the tests' firewall marks) with the libraries this machine does not have: they stay in
   # root/usr/lib, found through LD_LIBRARY_PATH by the bin/nft wrapper, so nothing of it reaches the machine.
+  # keepalived (the directors' failover) with the libraries of its package's dependencies.
   apt_fetch openssh-server openssh-sftp-server ipvsadm libnl-3-200 libnl-genl-3-200 libpopt0 sudo nftables \
-    libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0
+    libnftables1 libnftnl11 libjansson4 libxtables12 libmnl0 \
+    keepalived libsnmp40 libsnmp-base libpci3 libperl5.36 libsensors5 libwrap0
   lab_libs=/lab/root/usr/lib/x86_64-linux-gnu:/lab/root/lib/x86_64-linux-gnu
   # ldd exits 0 when a library is not found (listed below) and 1 when a program is missing or unreadable.
   ldd_out=$(LD_LIBRARY_PATH=root/usr/libexec/sudo:root/usr/lib/x86_64-linux-gnu:root/lib/x86_64-linux-gnu \
     ldd root/usr/sbin/sshd root/sbin/ipvsadm root/usr/bin/sudo root/usr/libexec/sudo/sudoers.so \
-    root/usr/sbin/nft 2>&1) \
-    || fail "ldd could not read the guest's sshd, ipvsadm, sudo or nft as extracted from their packages: $ldd_out"
+    root/usr/sbin/nft root/usr/sbin/keepalived 2>&1) \
+    || fail "ldd could not read the guest's sshd, ipvsadm, sudo, nft or keepalived as extracted from their" \
+      "packages: $ldd_out"
   missing_libs=$(awk '/not found/ { print $1 }' <<< "$ldd_out" | sort -u)
   [ -z "$missing_libs" ] \
-    || fail "the guest's sshd, ipvsadm, sudo or nft needs libraries this machine lacks: $missing_libs"
+    || fail "the guest's sshd, ipvsadm, sudo, nft or keepalived needs libraries this machine lacks: $missing_libs"
   cp "$kdir/busybox" bin/busybox; ln -s busybox bin/modprobe
-  # ipvsadm (the tests' oracle) and nft (their firewall marks) with the libraries they brought: found
+  # ipvsadm (the tests' oracle), nft (their firewall marks) and keepalived with the libraries they brought: found
   # through LD_LIBRARY_PATH by these wrappers, so nothing of them reaches the machine.
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/nft "$@"\n' "$lab_libs" > bin/nft; chmod +x bin/nft
   printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/sbin/ipvsadm "$@"\n' "$lab_libs" > bin/ipvsadm
   chmod +x bin/ipvsadm
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec /lab/root/usr/sbin/keepalived "$@"\n' "$lab_libs" > bin/keepalived
+  chmod +x bin/keepalived
   cp "$here/guest.sh" "$here/hosts.sh" "$here/topology.sh" .
   . "$here/topology.sh"
   for h in $(lab_names); do ssh-keygen -q -t ed25519 -N '' -C "$h.lab" -f "keys/$h"; done

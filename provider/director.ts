@@ -1,5 +1,7 @@
 // The Director provider: a machine that balances, with its IPVS timeouts, its forwarding sysctls, the
 // addresses (VIPs) it holds and its connection-sync daemons. Each is put back on delete as the node found it.
+// With failover, the addresses are not put on the director but given to its keepalived (VRRP), which
+// holds them while this director is the pair's master: where they are is then not drift.
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
 import {
@@ -9,8 +11,8 @@ import {
 import * as model from "./model";
 import { target, type Connection } from "./model";
 
-const directorFields = ["connection", "timeouts", "ipForward", "ipv6Forward", "addresses", "sync",
-    "kernel", "ipvsVersion", "agentVersion"];
+const directorFields = ["connection", "timeouts", "ipForward", "ipv6Forward", "addresses", "sync", "failover",
+    "kernel", "ipvsVersion", "agentVersion", "vrrp"];
 
 export const director: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
@@ -25,6 +27,12 @@ export const director: pulumi.dynamic.ResourceProvider = {
         else for (const [i, a] of ((news.addresses ?? []) as unknown[]).entries())
             failures.push(...model.validateHostAddress(a, `addresses[${i}]`));
         failures.push(...model.validateSync(news.sync));
+        if (news.failover !== undefined) {
+            failures.push(...model.validateFailover(news.failover));
+            if (!Array.isArray(news.addresses) || !news.addresses.length)
+                failures.push({ property: "addresses", reason: "failover moves the director's addresses: declare " +
+                    "them (the same on each director of the pair)" });
+        }
         return { inputs: news, failures };
     },
     async diff(_id, olds, news): Promise<Diff> {
@@ -32,7 +40,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
             connection: [olds.connection, news.connection], timeouts: [olds.timeouts, news.timeouts],
             ipForward: [olds.ipForward, news.ipForward], ipv6Forward: [olds.ipv6Forward, news.ipv6Forward],
             addresses: [olds.addresses, news.addresses],
-            sync: [model.normalSync(olds.sync), model.normalSync(news.sync)], holder: holderPair(olds, news),
+            sync: [model.normalSync(olds.sync), model.normalSync(news.sync)], failover: [olds.failover, news.failover],
+            holder: holderPair(olds, news),
         });
     },
     async create(inputs) {
@@ -45,8 +54,8 @@ export const director: pulumi.dynamic.ResourceProvider = {
     },
     async read(id, props) {
         const c = props.connection as Connection;
-        const [{ probe, st, fwd }, held] =
-            await Promise.all([directorFacts(c), heldAddresses(c, props.addresses ?? [])]);
+        const [{ probe, st, fwd }, held] = await Promise.all([directorFacts(c),
+            props.failover ? Promise.resolve(props.addresses) : heldAddresses(c, props.addresses ?? [])]);
         if (probe.recordProblem) throw new Error(`${target(c)}: ${probe.recordProblem}`);
         const timeouts = (declared: object) =>
             Object.fromEntries(Object.keys(declared).map((k) => [k, st.timeouts[k as keyof model.Timeouts]]));
@@ -57,13 +66,19 @@ export const director: pulumi.dynamic.ResourceProvider = {
             ...(props.ipForward !== undefined ? { ipForward: fwd[model.ipv4Forward] === 1 } : {}),
             ...(props.ipv6Forward !== undefined ? { ipv6Forward: fwd[model.ipv6Forward] === 1 } : {}),
             ...(props.sync ? { sync: model.syncView(props.sync, st.daemons) } : {}),
+            // A failover whose keepalived is not running is drift: up starts it again.
+            failover: props.failover && st.failover?.running ? props.failover : undefined,
+            vrrp: props.failover ? st.failover : undefined,
             kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
         }) };
     },
     async delete(_id, props) {
         // Put back what this resource changed, as the node found it (the node keeps what it found).
         const holder = props.holder as string | undefined;
-        const changes = [...addressChanges(props.addresses ?? [], [], holder), ...restores(props, undefined, holder)];
+        const changes: model.Change[] = [
+            ...(props.failover ? [{ deleteFailover: true as const, holder }]
+                : addressChanges(props.addresses ?? [], [], holder)),
+            ...restores(props, undefined, holder)];
         changes.push(...model.syncStates(props.sync).map((s) => ({ stopDaemon: s, holder })));
         if (changes.length) await apply(props.connection, changes);
     },
@@ -97,7 +112,7 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
     Promise<Record<string, unknown>> {
     const probe = await (await agentFor(c)).request("probe");
     const { holder, first } = holdAs("director", inputs, olds);
-    const changes: model.Change[] = [...first, ...addressChanges(olds?.addresses ?? [], inputs.addresses ?? [], holder),
+    const changes: model.Change[] = [...first, ...failoverChanges(olds, inputs, holder),
         ...(olds ? restores(olds, inputs, holder) : [])];
     if (inputs.timeouts) changes.push({ timeouts: inputs.timeouts, holder });
     if (inputs.ipForward !== undefined)
@@ -111,6 +126,17 @@ async function converge(c: Connection, inputs: Record<string, any>, olds?: Recor
         holder,
         kernel: probe.kernelRelease, ipvsVersion: probe.ipvs?.version, agentVersion: probe.agent.version,
     });
+}
+
+/** The addresses, put on the director, or given to its failover: moving from one to the other, the
+ * addresses go first (keepalived puts them back once this director is the master). */
+function failoverChanges(olds: Record<string, any> | undefined, news: Record<string, any>, holder: string | undefined):
+    model.Change[] {
+    const placed = (d: Record<string, any> | undefined) => (d && !d.failover ? d.addresses ?? [] : []);
+    const changes = addressChanges(placed(olds), placed(news), holder);
+    if (news.failover) changes.push({ failover: news.failover, addresses: news.addresses, holder });
+    else if (olds?.failover) changes.unshift({ deleteFailover: true, holder });
+    return changes;
 }
 
 // The IPVS connection-sync daemons of a director: `sync.master` / `sync.backup` in the program, the

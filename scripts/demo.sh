@@ -37,8 +37,9 @@ pulumi up --yes --non-interactive --skip-preview --refresh --suppress-progress
 # server starts.
 lvs_step "the health checks bring the real servers in"
 for h in director1 director2; do
-  on "$h" 'for i in $(seq 120); do ipvsadm -Sn | grep -Eq -- "-r 10\.[01]\.0\.2[123]:.* -w 0$" || exit 0; sleep 0.5; done
-    echo "still at weight 0 after 60 s:"; ipvsadm -Sn | grep -E -- " -w 0$"; exit 1' \
+  on "$h" 'for i in $(seq 120); do
+      ipvsadm -Sn | grep -Eq -- "-r 10\.[01]\.0\.2[123]:.* -w 0$" || exit 0; sleep 0.5
+    done; echo "still at weight 0 after 60 s:"; ipvsadm -Sn | grep -E -- " -w 0$"; exit 1' \
     || lvs_fail "the health checks did not bring every real server in on $h (see above)"
 done
 for h in director1 director2; do

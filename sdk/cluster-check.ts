@@ -3,8 +3,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as model from "../provider/model";
 
-const clusterFields = ["director", "backup", "sync", "dos", "services", "nodes"];
-const directorFields = ["connection", "interface", "timeouts"];
+const clusterFields = ["director", "backup", "sync", "failover", "dos", "services", "nodes"];
+const directorFields = ["connection", "interface", "timeouts", "address"];
+/** The settings of a cluster's failover: a director's, but the priority, the interface and the peers
+ * (each director's own), and unicast. */
+export const failoverNames = ["virtualRouterId", "advertInterval", "preempt"] as const;
 const nodeFields = ["connection", "arpInterface"];
 /** The settings of a cluster's sync: a daemon's, but the interface (each director's own). */
 export const syncNames = model.syncFieldNames.filter((f) => f !== "interface");
@@ -78,6 +81,24 @@ export function problemsOf(args: unknown): string[] {
             if (field) add(`sync.${field}`, f.reason);
         }
         if (!args.backup) add("sync", "connection sync needs a backup director");
+    }
+
+    const failover = args.failover;
+    if (failover !== undefined && object(failover, "failover", "a failover: give virtualRouterId")) {
+        known(failover, [...failoverNames, "unicast"], "failover");
+        // The failover as each director takes it (its interface is checked with the director's).
+        if (deepPlain(failover))
+            for (const f of model.validateFailover({ ...model.pick(failover, failoverNames), interface: "lan0" }))
+                add(f.property, f.reason);
+        if (failover.unicast !== undefined && typeof failover.unicast !== "boolean")
+            add("failover.unicast", `${model.show(failover.unicast)} is not a boolean`);
+        if (!args.backup) add("failover", "failover needs a backup director");
+        if (failover.unicast === true) for (const which of ["director", "backup"] as const) {
+            const d = args[which];
+            if (isRecord(d) && (typeof d.address !== "string" || !model.familyOf(d.address)))
+                add(`${which}.address`, `${model.show(d.address)} is not an address: unicast failover needs ` +
+                    "each director's own address on its interface (the other's VRRP peer)");
+        }
     }
 
     const dos = args.dos;

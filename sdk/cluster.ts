@@ -17,6 +17,8 @@ export interface ClusterDirector {
     interface: string;
     /** IPVS connection timeouts in seconds, as a Director's (tcp, tcpFin, udp). */
     timeouts?: DirectorArgs["timeouts"];
+    /** The director's own address on its interface: the other director's VRRP peer with unicast failover. */
+    address?: string;
 }
 
 export interface ClusterNode {
@@ -46,17 +48,37 @@ export type ClusterService = Omit<VirtualServiceArgs, "director" | "address"> & 
  */
 export type ClusterSync = Omit<SyncDaemon, "interface">;
 
+/**
+ * Failover of the VIPs between the director and the backup (VRRP by keepalived, as a Director's
+ * failover): both declare the VIPs, the director with priority 200 and the backup with 100, so the director
+ * holds them while it runs. With `sync`, each director runs both sync daemons (master and backup, the same
+ * settings), so the connections of whichever holds the VIPs reach the other, after a failover and after
+ * the failback alike.
+ */
+export interface ClusterFailover {
+    /** 1 to 255: the same on both directors, and no other pair's on that network. */
+    virtualRouterId: number;
+    /** Seconds between advertisements (1): the backup takes over after about 3 are missed. */
+    advertInterval?: number;
+    /** Whether the director takes the VIPs back from the backup when it comes back (true). */
+    preempt?: boolean;
+    /** VRRP to each other's `address` rather than to multicast 224.0.0.18 (false). */
+    unicast?: boolean;
+}
+
 export interface ClusterArgs {
     /** The director clients reach: it holds every service's VIP. */
     director: ClusterDirector;
     /**
-     * A backup director with the same services and real servers, and no VIPs (a failover tool such as
-     * keepalived moves them). With `sync`, it receives the director's connections.
+     * A backup director with the same services and real servers, and no VIPs unless `failover` moves them
+     * there. With `sync`, it receives the director's connections.
      */
     backup?: ClusterDirector;
-    /** Connection sync: a master daemon on the director and a backup daemon on the backup, on their interfaces.
-     * Needs `backup`. */
+    /** Connection sync: a master daemon on the director and a backup daemon on the backup, on their interfaces
+     * (with failover, both on each). Needs `backup`. */
     sync?: ClusterSync;
+    /** The VIPs move to the backup when the director fails (keepalived's VRRP). Needs `backup`. */
+    failover?: ClusterFailover;
     /** The DoS settings of every director (a DosProtection on each). */
     dos?: Omit<DosProtectionArgs, "director">;
     /** The services by name. */
@@ -104,13 +126,24 @@ export class Cluster extends pulumi.ComponentResource {
         const nat = services.flatMap(([, s]) => s.realServers.filter((r) => r.forwarding === "nat")
             .map((r) => model.familyOf(r.address)));
         const sync = args.sync ? model.pick(args.sync as Record<string, unknown>, syncNames) : undefined;
+        const daemon = (d: ClusterDirector) => ({ interface: d.interface, ...sync }) as SyncDaemon;
+        const failover = args.failover;
+        const other = (state: "master" | "backup") => (state === "master" ? args.backup : args.director);
         const directorArgs = (d: ClusterDirector, state: "master" | "backup"): DirectorArgs => ({
             connection: d.connection,
             timeouts: d.timeouts,
             ...(nat.includes("inet") ? { ipForward: true } : {}),
             ...(nat.includes("inet6") ? { ipv6Forward: true } : {}),
-            ...(state === "master" ? { addresses: vips.map((address) => ({ address, interface: d.interface })) } : {}),
-            ...(sync ? { sync: { [state]: { interface: d.interface, ...sync } } } : {}),
+            ...(state === "master" || failover
+                ? { addresses: vips.map((address) => ({ address, interface: d.interface })) } : {}),
+            ...(sync ? { sync: failover ? { master: daemon(d), backup: daemon(d) } : { [state]: daemon(d) } } : {}),
+            ...(failover ? { failover: {
+                virtualRouterId: failover.virtualRouterId, priority: state === "master" ? 200 : 100,
+                interface: d.interface,
+                ...(failover.advertInterval !== undefined ? { advertInterval: failover.advertInterval } : {}),
+                ...(failover.preempt !== undefined ? { preempt: failover.preempt } : {}),
+                ...(failover.unicast ? { unicastPeers: [other(state)!.address!] } : {}),
+            } } : {}),
         });
         const pairs: Array<[string, ClusterDirector, "master" | "backup"]> =
             [[`${name}-director`, args.director, "master"]];

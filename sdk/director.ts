@@ -26,7 +26,21 @@ export interface DirectorArgs {
      * daemon stopped by hand is drift (one of a state the resource does not declare is not its own).
      */
     sync?: pulumi.Input<DirectorSync>;
+    /**
+     * Failover of the addresses between the directors of a pair: VRRP, spoken by keepalived (the node's
+     * package; the agent runs an instance of its own, for VRRP only). The addresses are then not put on this
+     * director but held by whichever director of the pair is the VRRP master (the running one of highest
+     * priority), so where they are is not drift; refresh reports it in `vrrp`. Each director of the pair
+     * declares the same virtualRouterId and addresses, and its own priority.
+     */
+    failover?: pulumi.Input<Failover>;
 }
+
+/** A director's failover (model.FailoverSpec). */
+export interface Failover extends Inputs<model.FailoverSpec> {}
+
+/** The failover as refresh finds it (model.FailoverState). */
+export type FailoverState = model.FailoverState;
 
 /** The sync daemons of a director, by state (model.SyncSpec): a director can run both. */
 export type DirectorSync = { [S in keyof model.SyncSpec]: pulumi.Input<SyncDaemon> };
@@ -52,10 +66,12 @@ export class Director extends pulumi.dynamic.Resource {
     declare readonly agentVersion: pulumi.Output<string>;
     /** The declared sync daemons as they run (after a refresh: a stopped one is missing). */
     declare readonly sync: pulumi.Output<{ master?: SyncDaemonState; backup?: SyncDaemonState } | undefined>;
+    /** With failover: whether its keepalived runs, its VRRP state, and which addresses it holds now. */
+    declare readonly vrrp: pulumi.Output<FailoverState | undefined>;
 
     constructor(name: string, args: DirectorArgs, opts?: pulumi.CustomResourceOptions) {
         super(provider("director"), name, {
-            sync: undefined, ...args, connection: secretConnection(args.connection),
+            sync: undefined, vrrp: undefined, ...args, connection: secretConnection(args.connection),
             holder: holderOf("director", name, opts),
             kernel: undefined, ipvsVersion: undefined, agentVersion: undefined,
         }, secretOutputs(opts), "lvs", "Director");

@@ -12,7 +12,9 @@ export type {
 } from "../provider/model";
 export type { ConnectionArgs } from "./connection";
 export { Director } from "./director";
-export type { DirectorAddress, DirectorArgs, DirectorSync, SyncDaemon, SyncDaemonState } from "./director";
+export type {
+    DirectorAddress, DirectorArgs, DirectorSync, Failover, FailoverState, SyncDaemon, SyncDaemonState,
+} from "./director";
 export { VirtualService } from "./virtual-service";
 export type { VirtualServiceArgs } from "./virtual-service";
 export { RealServer } from "./real-server";
@@ -23,5 +25,5 @@ export { DosProtection } from "./dos-protection";
 export type { DefenseMode, DosProtectionArgs } from "./dos-protection";
 export { Cluster } from "./cluster";
 export type {
-    ClusterArgs, ClusterDirector, ClusterNode, ClusterRealServer, ClusterService, ClusterSync,
+    ClusterArgs, ClusterDirector, ClusterFailover, ClusterNode, ClusterRealServer, ClusterService, ClusterSync,
 } from "./cluster";

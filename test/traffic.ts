@@ -60,3 +60,39 @@ export async function startLoad(url: string, clients: number, timeoutMs = 10_000
         },
     };
 }
+
+export interface HeldConnection {
+    server?: string;
+    answers: number;
+    error?: string;
+    errorAt?: number;
+    /** The longest wait for an answer (ms), and when it ended (the lab's clock). */
+    longestGapMs: number;
+    gapEnd: number;
+}
+
+/**
+ * Opens `connections` long-lived keep-alive connections from the client host to `url` (web.js's /keep),
+ * each sending a request every 250 ms on the same TCP connection (test/lab/hold.js), in the background.
+ * stop() ends them and returns each one's story; kill() ends them at once and removes their files.
+ */
+export async function startHold(url: string, connections: number):
+    Promise<{ stop(): Promise<HeldConnection[]>; kill(): Promise<void> }> {
+    const base = `/tmp/hold-${process.pid}-${Date.now()}`;
+    await sh("client", `setsid node ${dir}/hold.js ${url} ${connections} ${base}.stop ${base}.json ` +
+        `>${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
+    const kill = async () => {
+        await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; ` +
+            `rm -f ${base}.pid ${base}.stop ${base}.json ${base}.log`);
+    };
+    return {
+        kill,
+        stop: async () => {
+            const out = await sh("client", `touch ${base}.stop; ` +
+                `for i in $(seq 120); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
+                `cat ${base}.json || { echo "hold.js wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
+            await kill();
+            return JSON.parse(out);
+        },
+    };
+}

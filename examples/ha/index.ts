@@ -1,40 +1,43 @@
-// A high-availability pair. director1 and director2 declare the same NAT service, 10.0.0.246:80 round
-// robin over three real servers. director1 is the active director: it holds the VIP and is the real
-// servers' gateway back (NAT needs the answers to pass through the director). Its sync daemon (master)
-// multicasts its connections on lan0; director2's (backup, same sync id) receives them into its own
-// connection table, so that a failover keeps the connections already open. As `ipvsadm --start-daemon
-// master --mcast-interface lan0 --syncid 46` on director1, `ipvsadm --start-daemon backup ...` on
-// director2, and the same `ipvsadm -A` / `-a ... -m` on both.
+// A high-availability pair with failover. director1 and director2 declare the same direct-routing
+// service, 10.0.0.246:80 round robin over three real servers, and the same VIP with failover: VRRP
+// (virtual router 46, an advertisement every second), spoken by keepalived, which pulumi-lvs runs on
+// each director with a configuration of VRRP only. director1 (priority 200) holds the VIP while it runs;
+// director2 (priority 100) takes it when about three of director1's advertisements are missed (its
+// keepalived killed, its interface down, the host gone), and gives it back when director1 returns,
+// unless preempt is false (stack config `preempt`). Each director runs both sync daemons (sync id 46),
+// so the open connections of whichever holds the VIP are in the other's connection table, and survive a
+// failover and the failback. The real servers hold the VIP on lo with ARP for it silenced, and answer
+// the clients directly. As keepalived.conf's vrrp_instance on each director (state BACKUP, nopreempt
+// when preempt is false), `ipvsadm --start-daemon master` and `backup` on both, the same `ipvsadm -A` /
+// `-a ... -g` on both, and `ip addr add VIP/32 dev lo` and the arp sysctls on each real server.
+import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "pulumi-lvs";
 import { connection } from "../lab";
 
 export const vip = "10.0.0.246";
 const syncId = 46;
+const preempt = new pulumi.Config().getBoolean("preempt") ?? true;
 
-const directors = [
-    new lvs.Director("director1", {
-        connection: connection("director1"),
-        ipForward: true,
+const pair = [{ name: "director1", priority: 200 }, { name: "director2", priority: 100 }];
+const realServers = ["rs1", "rs2", "rs3"].map((name, i) => ({ name, address: `10.0.0.2${i + 1}` }));
+
+const directors = pair.map(({ name, priority }) => {
+    const director = new lvs.Director(name, {
+        connection: connection(name),
         addresses: [{ address: vip, interface: "lan0" }],
-        sync: { master: { interface: "lan0", syncId } },
-    }),
-    // The standby holds no VIP. In real life keepalived (VRRP) moves the VIP, and the NAT gateway
-    // address of the back network, to director2 when director1 fails, and swaps the sync daemons' roles;
-    // this program declares the steady state, not the failover.
-    new lvs.Director("director2", {
-        connection: connection("director2"),
-        sync: { backup: { interface: "lan0", syncId } },
-    }),
-];
-
-const backends = ["10.1.0.21", "10.1.0.22", "10.1.0.23"];
-for (const [i, director] of directors.entries()) {
-    const name = `director${i + 1}`;
+        failover: { virtualRouterId: 46, priority, interface: "lan0", advertInterval: 1, preempt },
+        sync: { master: { interface: "lan0", syncId }, backup: { interface: "lan0", syncId } },
+    });
     const web = new lvs.VirtualService(`${name}-web`,
         { director, protocol: "tcp", address: vip, port: 80, scheduler: "rr" });
-    for (const [k, address] of backends.entries())
-        new lvs.RealServer(`${name}-web-${k + 1}`, { service: web, address, port: 8246, forwarding: "nat" });
-}
+    for (const rs of realServers)
+        new lvs.RealServer(`${name}-web-${rs.name}`, { service: web, address: rs.address, forwarding: "dr" });
+    return director;
+});
+for (const rs of realServers)
+    new lvs.RealServerNode(`${rs.name}-node`,
+        { connection: connection(rs.name), forwarding: "dr", vips: [vip], arpInterface: "lan0" });
 
 export const service = `${vip}:80`;
-export const sync = directors.map((d) => d.sync);
+/** Which director holds the VIP, as the last refresh found it (each director's VRRP state). */
+export const vrrp = directors.map((d) => d.vrrp);

@@ -10,7 +10,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { AgentError } from "../model/protocol";
 import type { SysctlValue } from "../model/sysctls";
-import type { Daemon, HealthCheck, RealServer, ServiceHealth, SyncState, Timeouts, VirtualService } from "../model";
+import type {
+    Daemon, Failover, HealthCheck, RealServer, ServiceHealth, SyncState, Timeouts, VirtualService,
+} from "../model";
+import * as failover from "./failover";
+import { writeAtomic } from "./files";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");
@@ -41,6 +45,8 @@ export interface Desired {
     modules: string[];
     /** What was there before pulumi-lvs first set it: sysctls by name, and "timeouts". */
     found: Record<string, SysctlValue | Timeouts>;
+    /** The director's failover (its keepalived runs while the record has one), with keepalived's path. */
+    failover?: Failover & { keepalived: string };
 }
 
 export interface ServiceRecord {
@@ -75,6 +81,7 @@ export const objectName = {
     timeouts: () => "timeouts",
     sysctl: (name: string) => `sysctl ${name}`,
     module: (name: string) => `module ${name}`,
+    failover: () => "failover",
 };
 export const addressKey = (a: { address: string; iface: string; prefixLength: number }) =>
     `${a.address}/${a.prefixLength}%${a.iface}`;
@@ -89,6 +96,7 @@ export function objectNames(d: Desired): string[] {
         ...(d.timeouts ? [objectName.timeouts()] : []),
         ...Object.keys(d.sysctls).map(objectName.sysctl),
         ...d.modules.map(objectName.module),
+        ...(d.failover ? [objectName.failover()] : []),
     ];
 }
 
@@ -157,6 +165,7 @@ export function inFlight(before: Desired, next: Desired): Desired {
         addresses: { ...before.addresses, ...next.addresses },
         modules: [...new Set([...before.modules, ...next.modules])],
         found: { ...before.found, ...next.found },
+        ...(next.failover ?? before.failover ? { failover: next.failover ?? before.failover } : {}),
     };
 }
 
@@ -172,23 +181,41 @@ export function save(dir: string, d: Desired, agentFile: string): void {
     } catch { /* not a good one: the last good stays */ }
     writeAtomic(file(dir), JSON.stringify(d) + "\n");
     installUnit(dir, unitName, restoreUnit(process.execPath, agentFile));
-    installUnit(dir, healthUnitName, hasHealth(d) ? healthUnit(process.execPath, agentFile) : undefined);
+    const health = hasHealth(d) ? healthUnit(process.execPath, agentFile) : undefined;
+    installUnit(dir, healthUnitName, health);
+    if (d.failover) {
+        failover.writeConf(dir, failover.keepalivedConf(d.failover, {
+            notify: [process.execPath, agentFile, "vrrp-state"],
+            ...(health ? { health: [process.execPath, agentFile, "health"] } : {}),
+        }));
+        installUnit(dir, failover.vrrpUnitName, failover.keepalivedUnit(d.failover.keepalived, dir, unitName));
+    } else if (fs.existsSync(path.join(dir, failover.vrrpUnitName))) {
+        installUnit(dir, failover.vrrpUnitName, undefined);
+        failover.removeFiles(dir);
+    }
 }
 
 const systemd = () => fs.existsSync("/run/systemd/system");
 const systemctl = (...args: string[]) =>
     execFileSync("systemctl", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
 
+/** Stops a long-running unit now, before its record goes (so that nothing restarts it meanwhile): under
+ * systemd, systemctl stop; elsewhere (the lab's init) its file beside the record goes, which stops it. */
+export function stopLongUnit(dir: string, name: string): void {
+    if (systemd()) { try { systemctl("stop", name); } catch { /* not running */ } return; }
+    fs.rmSync(path.join(dir, name), { force: true });
+}
+
 /**
  * Keeps a unit beside the record (where the lab's init finds it) and, where systemd runs, installed and
  * enabled as systemctl enable would (a file in /etc/systemd/system and its wants link). A long-running
- * unit (the health daemon) is also (re)started when its text changes (a new agent is a new ExecStart),
- * and stopped and removed when `unit` is undefined.
+ * unit (the health daemon, keepalived) is also (re)started when its text changes (a new agent is a new
+ * ExecStart), and stopped and removed when `unit` is undefined.
  */
 function installUnit(dir: string, name: string, unit: string | undefined): void {
     const here = path.join(dir, name), etc = path.join("/etc/systemd/system", name);
     const wants = path.join("/etc/systemd/system/multi-user.target.wants", name);
-    const long = name === healthUnitName;
+    const long = name === healthUnitName || name === failover.vrrpUnitName;
     if (unit === undefined) {
         if (!fs.existsSync(here)) return;
         fs.rmSync(here, { force: true });
@@ -249,14 +276,3 @@ export function healthUnit(node: string, agentFile: string): string {
     ].join("\n");
 }
 
-/** Replaces `target` with `text` whole or not at all (unchanged files are left alone); true when it wrote. */
-export function writeAtomic(target: string, text: string): boolean {
-    try { if (fs.readFileSync(target, "utf8") === text) return false; } catch { /* missing: write it */ }
-    const tmp = `${target}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, "w", 0o600);
-    try { fs.writeSync(fd, text); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-    fs.renameSync(tmp, target);
-    const dirFd = fs.openSync(path.dirname(target), "r");
-    try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }
-    return true;
-}

@@ -4,7 +4,8 @@
 // waits without it (a drain waiting for connections to end) does not hold up the requests after it.
 // `node agent.js once '<request>'`: a single request (or read from stdin when the argument is left out).
 // `node agent.js restore`: puts back what was last applied on this node (desired.ts); the restore unit
-// runs it at boot. `node agent.js health`: the health daemon (health/daemon.ts), under its own unit. A
+// runs it at boot. `node agent.js health`: the health daemon (health/daemon.ts), under its own unit.
+// `node agent.js vrrp-state ...`: keepalived's notify of a VRRP state change (failover.ts). A
 // session ends when its input does (the client closed it, or its SSH connection dropped, say because the
 // provider was killed): the request that holds the node's lock is finished, nothing else is started, and
 // the agent exits at once, without waiting for the lock or for a drain's connections (that real server
@@ -18,6 +19,7 @@ import { addresses, probe, state, sysctls, zero } from "./apply/reads";
 import { restore as restoreAll } from "./apply/restore";
 import type { Context } from "./context";
 import { defaultStateDir } from "./desired";
+import { recordState } from "./failover";
 import { loadModule } from "./host/modules";
 import { HealthDaemon } from "./health/daemon";
 import { IpvsHandle } from "./ipvs/handle";
@@ -207,5 +209,10 @@ if (require.main === module) {
     else if (mode === "once") once(arg).then(exit, crash);
     else if (mode === "restore") restore().then(exit, crash);
     else if (mode === "health") health().catch(crash);
-    else { console.error("usage: agent serve | agent once [REQUEST] | agent restore | agent health"); process.exit(2); }
+    else if (mode === "vrrp-state") recordState(defaultStateDir, process.argv.slice(3));
+    else {
+        console.error("usage: agent serve | agent once [REQUEST] | agent restore | agent health | agent vrrp-state " +
+            "INSTANCE NAME STATE PRIORITY (keepalived's notify)");
+        process.exit(2);
+    }
 }

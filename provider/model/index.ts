@@ -5,6 +5,7 @@
 export * from "./address";
 export * from "./connection";
 export * from "./drain";
+export * from "./failover";
 export * from "./health";
 export * from "./interface";
 export * from "./kernel";

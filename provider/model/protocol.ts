@@ -1,7 +1,9 @@
 // The agent's wire protocol: one JSON request per line on stdin, one JSON reply per line on stdout, in
 // order. Every operation's arguments and result are typed here, and both the provider's client and the
 // agent use these types, so the two sides name operations and their fields the same way.
+import type { FailoverSpec, FailoverState } from "./failover";
 import type { CheckType, HealthCheckSpec, ServiceHealthSpec } from "./health";
+import type { HostAddress } from "./interface";
 import type { KernelFeature, KernelVersion } from "./kernel";
 import type { RealServer, RealServerSpec } from "./real-server";
 import type { Scheduler } from "./schedulers";
@@ -27,7 +29,10 @@ export type Change = { holder?: string } & (
     | { deleteAddress: string; interface: string; prefixLength?: number }
     | { module: string }
     | { deleteModule: string }
-    | { renameHolder: string; to: string });
+    | { renameHolder: string; to: string }
+    /** The director's failover (keepalived's VRRP) and the addresses it moves; deleteFailover stops it. */
+    | { failover: FailoverSpec; addresses: HostAddress[] }
+    | { deleteFailover: true });
 
 /** What a writing operation did: every change it made to the node, in words an operator reads. */
 export interface Report {
@@ -118,6 +123,8 @@ export interface Operations {
             services: ServiceState[]; timeouts: Timeouts; daemons: Daemon[];
             /** The checked real servers of those services (those the record has), and the health daemon. */
             health: RealServerHealth[]; healthDaemon?: HealthDaemon;
+            /** The failover, when the record has one. */
+            failover?: FailoverState;
         };
     };
     /** The changes, all or none. */

@@ -159,12 +159,12 @@ describe("Cluster", () => {
         const unknown = (property: string, allowed: readonly string[]) =>
             `${property}: unknown field "${property.split(".").pop()}" (allowed: ${list(allowed)})`;
         expect(problems(e)).toEqual([
-            unknown("servics", ["director", "backup", "sync", "dos", "services", "nodes"]),
-            unknown("director.interfaces", ["connection", "interface", "timeouts"]),
+            unknown("servics", ["director", "backup", "sync", "failover", "dos", "services", "nodes"]),
+            unknown("director.interfaces", ["connection", "interface", "timeouts", "address"]),
             unknown("director.connection.hostkey", model.connectionFields),
             unknown("director.connection.proxy.usr", model.connectionFields),
             unknown("director.timeouts.tcpfin", ["tcp", "tcpFin", "udp"]),
-            unknown("backup.timeout", ["connection", "interface", "timeouts"]),
+            unknown("backup.timeout", ["connection", "interface", "timeouts", "address"]),
             unknown("sync.syncid", ["syncId", "maxLen", "group", "port", "ttl"]),
             unknown("dos.dropentry", model.dosProtectionFields),
             unknown("services.web.persistence.netmsk", model.persistenceFields),
@@ -176,6 +176,48 @@ describe("Cluster", () => {
             unknown('nodes["10.0.0.22"].connection.passwrd', model.connectionFields),
         ]);
     });
+
+    it("with failover, both directors declare the VIPs with their priorities (200, 100), and run both sync " +
+        "daemons", async () => {
+        const { made } = await cluster({ failover: { virtualRouterId: 51, advertInterval: 0.5, preempt: false } });
+        const d = Object.fromEntries(byType(made, "Director").map((r) => [r.name, r.inputs]));
+        const vips = [{ address: "10.0.0.251", interface: "lan0" }, { address: "10.0.0.252", interface: "lan0" }];
+        for (const [name, priority] of [["staging-director", 200], ["staging-backup", 100]] as const) {
+            expect(d[name].addresses, name).toEqual(vips);
+            expect(d[name].failover, name).toEqual(
+                { virtualRouterId: 51, priority, interface: "lan0", advertInterval: 0.5, preempt: false });
+            expect(d[name].sync, name).toEqual(
+                { master: { interface: "lan0", syncId: 51 }, backup: { interface: "lan0", syncId: 51 } });
+        }
+        const { made: unicast } = await cluster({ failover: { virtualRouterId: 51, unicast: true },
+            director: { connection: connection("d1"), interface: "lan0", address: "10.0.0.11" },
+            backup: { connection: connection("d2"), interface: "lan0", address: "10.0.0.12" } });
+        const u = Object.fromEntries(byType(unicast, "Director").map((r) => [r.name, r.inputs.failover]));
+        expect(u["staging-director"].unicastPeers).toEqual(["10.0.0.12"]);
+        expect(u["staging-backup"].unicastPeers).toEqual(["10.0.0.11"]);
+    });
+
+    it("refuses a failover without a backup, with bad settings, or unicast without the directors' addresses",
+        async () => {
+            const e = await failure(edited((a) => {
+                a.failover = { virtualRouterId: 256, advertInterval: 0.001, preempt: "no", unicast: true, vrid: 1 };
+                a.backup.address = "d2";
+            }));
+            expect(problems(e)).toEqual([
+                'failover.vrid: unknown field "vrid" (allowed: virtualRouterId, advertInterval, preempt, unicast)',
+                "failover.virtualRouterId: 256 is not a virtual router id: an integer from 1 to 255",
+                "failover.advertInterval: 0.001 is not an advertisement interval: 0.01 to 40.95 seconds, in hundredths",
+                'failover.preempt: "no" is not a boolean',
+                "director.address: undefined is not an address: unicast failover needs each director's own address " +
+                    "on its interface (the other's VRRP peer)",
+                'backup.address: "d2" is not an address: unicast failover needs each director\'s own address on its ' +
+                    "interface (the other's VRRP peer)",
+            ]);
+            const alone = await failure(edited((a) => {
+                delete a.backup; delete a.sync; a.failover = { virtualRouterId: 1 };
+            }));
+            expect(problems(alone)).toEqual(["failover: failover needs a backup director"]);
+        });
 
     it("checks each sync setting as a Director's daemon is checked", async () => {
         const e = await failure(edited((a) => {

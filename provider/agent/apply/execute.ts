@@ -38,7 +38,7 @@ export async function applySteps(steps: Step[], ctx: Context, restoring = false)
         const { pending: _, ...confirmed } = structuredClone(before);
         const p: Planner = {
             h, table: new Table(h), plan: [], expected: new Expected(), next: confirmed,
-            health: loadHealth(ctx.stateDir), restoring,
+            health: loadHealth(ctx.stateDir), restoring, dir: ctx.stateDir,
             warnings: [], kept: [],
         };
         const record = (d: Desired) => {

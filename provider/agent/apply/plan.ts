@@ -13,6 +13,7 @@ import { loadModule, moduleState } from "../host/modules";
 import { getSysctl, setSysctl } from "../host/sysctls";
 import type { IpvsHandle } from "../ipvs/handle";
 import { IpvsWrite, writes as W } from "../ipvs/requests";
+import { planDeleteFailover, planFailover } from "./plan-failover";
 import { keyOf, liveRealServer, liveService, rsKey, rsName, Table } from "./table";
 import type { Step } from "./validate";
 
@@ -45,6 +46,8 @@ export interface Planner {
     /** What the health daemon knows (read once): a real server its check holds down stays down. */
     health: HealthState;
     restoring: boolean;
+    /** The node's state directory (the record's, where keepalived's files are). */
+    dir: string;
     warnings: string[];
     kept: string[];
 }
@@ -90,7 +93,7 @@ function fieldsDiff(theirs: Record<string, unknown> | undefined, ours: Record<st
  * other settings (`diff`: theirs -> ours, empty when they agree). Returns who else holds it, and whether
  * the record had it at all (an object in the kernel that the record lacks was made by someone else).
  */
-function hold(p: Planner, name: string, holder: string | undefined, diff: string[], field: string):
+export function hold(p: Planner, name: string, holder: string | undefined, diff: string[], field: string):
     { others: string[]; recorded: boolean } {
     const holders = p.next.holders[name] ?? [];
     const others = holders.filter((h) => h !== holder);
@@ -104,7 +107,7 @@ function hold(p: Planner, name: string, holder: string | undefined, diff: string
 }
 
 /** Drops `holder`'s hold of `name`: true when no holder is left, so the object goes. */
-function release(p: Planner, name: string, holder: string | undefined): boolean {
+export function release(p: Planner, name: string, holder: string | undefined): boolean {
     if (p.restoring || holder === undefined) return true;
     const others = (p.next.holders[name] ?? []).filter((h) => h !== holder);
     if (others.length) {
@@ -136,7 +139,7 @@ const serviceSettings = (v: VirtualService, health: model.ServiceHealth | undefi
     ({ ...v, ...(health ? { health } : {}) });
 const rsSettings = (r: RealServer, check: model.HealthCheck | undefined): Record<string, unknown> =>
     ({ ...realServerSettings(r), ...(check ? { healthCheck: check } : {}) });
-type StepOf<K extends Step["kind"]> = Step & { kind: K };
+export type StepOf<K extends Step["kind"]> = Step & { kind: K };
 
 async function planService(s: StepOf<"service">, p: Planner): Promise<void> {
     const { table, plan, expected, next } = p;
@@ -375,6 +378,8 @@ const PLANS: { [K in Step["kind"]]: (s: StepOf<K>, p: Planner) => void | Promise
     module: planModule,
     deleteModule: planDeleteModule,
     renameHolder: planRenameHolder,
+    failover: planFailover,
+    deleteFailover: planDeleteFailover,
 };
 
 /** Decides the writes of one step from what the table holds (as earlier steps of the plan leave it). */

@@ -6,6 +6,7 @@ import type { HostProbe, InterfaceAddress, Report, Result, ServiceState } from "
 import type { SysctlValue } from "../../model/sysctls";
 import type { Context } from "../context";
 import * as desired from "../desired";
+import { failoverState } from "../failover";
 import { listAddresses } from "../host/addresses";
 import { probe as probeHost } from "../host/probe";
 import { getSysctl, resolveSysctl } from "../host/sysctls";
@@ -36,7 +37,8 @@ async function stateLocked(a: Record<string, unknown>, ctx: Context): Promise<Re
     const reports = Object.entries(record.services).filter(([k]) => !asked || asked.has(k))
         .flatMap(([k, s]) => serviceHealthReport(k, s, health));
     return { services: out, timeouts: await h.timeouts(), daemons: await h.daemons(), health: reports,
-        ...(health.daemon ? { healthDaemon: { ...health.daemon, running: running(health.daemon.pid) } } : {}) };
+        ...(health.daemon ? { healthDaemon: { ...health.daemon, running: running(health.daemon.pid) } } : {}),
+        ...(record.failover ? { failover: await failoverState(ctx.stateDir, record.failover) } : {}) };
 }
 
 /** Whether a process of that pid runs the agent's health mode. */

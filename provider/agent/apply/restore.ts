@@ -6,6 +6,8 @@ import type { Desired } from "../desired";
 import { applySteps } from "./execute";
 import type { Step } from "./validate";
 
+const withoutPath = ({ keepalived: _, ...f }: NonNullable<Desired["failover"]>) => f;
+
 function restoreSteps(d: Desired): Step[] {
     return [
         ...d.modules.map((name): Step => ({ kind: "module", name })),
@@ -13,6 +15,7 @@ function restoreSteps(d: Desired): Step[] {
         ...Object.values(d.addresses).map((a): Step => ({ kind: "address", ...a })),
         ...(d.timeouts ? [{ kind: "timeouts", want: d.timeouts } as Step] : []),
         ...Object.values(d.daemons).map((want): Step => ({ kind: "startDaemon", want: want! })),
+        ...(d.failover ? [{ kind: "failover", want: withoutPath(d.failover) } as Step] : []),
         ...Object.values(d.services).flatMap(({ service, realServers, health, checks }): Step[] => [
             { kind: "service", want: service, adopt: true, ...(health ? { health } : {}) },
             ...Object.entries(realServers).map(([k, want]): Step =>

@@ -73,7 +73,9 @@ export type Step = { holder?: string } & (
     | { kind: "restore"; name: string }
     | { kind: "address" | "deleteAddress"; address: string; iface: string; prefixLength: number }
     | { kind: "module" | "deleteModule"; name: string }
-    | { kind: "renameHolder"; from: string; to: string });
+    | { kind: "renameHolder"; from: string; to: string }
+    | { kind: "failover"; want: model.Failover }
+    | { kind: "deleteFailover" });
 
 /** One change of a request, as a step with its holder. */
 export function step(v: unknown, field: string): Step {
@@ -202,6 +204,28 @@ const moduleChange: Parse = (c, field) => {
     return { kind, name: c[kind] as string };
 };
 
+/** The director's failover and the addresses it moves (each a host address, as `address` takes one). */
+const failoverChange: Parse = (c, field) => {
+    onlyKeys(c, ["failover", "addresses"], field);
+    failures(model.validateFailover(c.failover, "failover"), field);
+    if (!Array.isArray(c.addresses) || !c.addresses.length)
+        fail(`${field}.addresses`, `${model.show(c.addresses)} is not a list of addresses: failover moves the ` +
+            "director's addresses, so it needs one at least");
+    const addresses = c.addresses.map((a, i) => {
+        failures(model.validateHostAddress(a, `addresses[${i}]`), field);
+        const h = a as model.HostAddress;
+        return { address: model.canonicalAddress(h.address), interface: h.interface,
+            prefixLength: h.prefixLength ?? model.hostPrefixLength(h.address) };
+    });
+    return { kind: "failover", want: model.normalizeFailover(c.failover as model.FailoverSpec, addresses) };
+};
+
+const deleteFailoverChange: Parse = (c, field) => {
+    onlyKeys(c, ["deleteFailover"], field);
+    if (c.deleteFailover !== true) fail(`${field}.deleteFailover`, "must be true");
+    return { kind: "deleteFailover" };
+};
+
 /** Every kind of change by the keys that name it, tried in this order: the first whose keys the change
  * has parses it (a change to a real server names its service too, so it comes before the service). */
 const CHANGES: Array<[keys: string[], parse: Parse]> = [
@@ -219,6 +243,8 @@ const CHANGES: Array<[keys: string[], parse: Parse]> = [
     [["renameHolder"], renameHolderChange],
     [["module"], moduleChange],
     [["deleteModule"], moduleChange],
+    [["failover"], failoverChange],
+    [["deleteFailover"], deleteFailoverChange],
 ];
 
 function changeStep(c: Record<string, unknown>, field: string): Step {
@@ -229,5 +255,5 @@ function changeStep(c: Record<string, unknown>, field: string): Step {
         "service; and its healthCheck), deleteRealServer (with service), timeouts, startDaemon, stopDaemon, sysctl " +
         `(with value), restore (a sysctl or "timeouts": back to what was found before the first change), address ` +
         "or deleteAddress (with interface), module or deleteModule (drops the hold; a module is never unloaded), " +
-        "renameHolder (with to); each may name its holder");
+        "renameHolder (with to), failover (with addresses) or deleteFailover; each may name its holder");
 }

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { EndpointHealth, HealthCheck, RealServer } from "../../model";
 import * as model from "../../model";
-import { writeAtomic } from "../desired";
+import { writeAtomic } from "../files";
 
 export interface HealthState {
     version: 1;

@@ -1,0 +1,47 @@
+// Planning the director's failover (keepalived's VRRP): the record's failover is what desired.save()
+// writes keepalived's configuration and unit from, after the request; a delete stops keepalived at once.
+import * as model from "../../model";
+import * as desired from "../desired";
+import { checkCollision, findKeepalived, stopKeepalived, vrrpUnitName } from "../failover";
+import { deleteAddress, listAddresses } from "../host/addresses";
+import { hold, type Planner, release, type StepOf } from "./plan";
+
+const O = desired.objectName;
+
+/** The director's failover: keepalived is found (or the request fails, saying how to install it) and checked
+ * against a keepalived of the node's own; the record's failover is what save() writes keepalived's
+ * configuration and unit from, after the request (a new one starts it, a changed one reloads it). */
+export function planFailover(s: StepOf<"failover">, p: Planner): void {
+    const recorded = p.next.failover;
+    const { keepalived: _, ...was } = recorded ?? { keepalived: "" };
+    hold(p, O.failover(), s.holder, recorded ? model.differingFields(was, s.want as never) : [], "failover");
+    const keepalived = findKeepalived();
+    checkCollision(p.dir, s.want);
+    p.next.failover = { ...s.want, keepalived };
+    if (!recorded) p.plan.push({ host: async () => undefined, undo: () => [],
+        action: `started failover: VRRP router ${s.want.virtualRouterId} priority ${s.want.priority} on ` +
+            `${s.want.interface} for ${s.want.addresses.map((a) => a.address).join(", ")} (keepalived)` });
+    else if (JSON.stringify(recorded) !== JSON.stringify(p.next.failover))
+        p.plan.push({ host: async () => undefined, undo: () => [],
+            action: `changed failover: ${model.differingFields(was, s.want as never).join(", ")}` });
+}
+
+/** Stops keepalived (it gives the addresses up as it stops) and removes those it still held. */
+export function planDeleteFailover(s: StepOf<"deleteFailover">, p: Planner): void {
+    const recorded = p.next.failover;
+    if (!recorded || !release(p, O.failover(), s.holder)) return;
+    delete p.next.failover;
+    p.plan.push({
+        host: async () => {
+            desired.stopLongUnit(p.dir, vrrpUnitName);
+            await stopKeepalived(p.dir);
+            for (const a of recorded.addresses) {
+                const present = (await listAddresses(a.interface).catch(() => []))
+                    .some((x) => model.canonicalAddress(x.address) === a.address && x.prefixLength === a.prefixLength);
+                if (present) await deleteAddress(a.interface, a.address, a.prefixLength);
+            }
+        },
+        undo: () => [],
+        action: `stopped failover (VRRP router ${recorded.virtualRouterId}) and removed its addresses`,
+    });
+}
