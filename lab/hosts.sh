@@ -116,5 +116,6 @@ if [ "${1:-}" = supervise ]; then supervise "$2"; fi
 if [ "${1:-}" = reboot ]; then
   [ -n "${2:-}" ] && lab_names | grep -qx "$2" \
     || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }
-  host_down "$2" && host_up "$2"
+  # When its processes died and its network went (the lab's clock, ms), for tests that time a failover.
+  host_down "$2" && echo "lab: $2 down at $(date +%s%3N)" && host_up "$2"
 fi

@@ -81,13 +81,17 @@ export async function sh(host: string, command: string, input?: string): Promise
     });
 }
 
-/** Reboots one lab host (lab.sh reboot: its kernel state is gone, its disk stays) and waits for its sshd. */
-export async function rebootHost(name: string): Promise<void> {
+/** Reboots one lab host (lab.sh reboot: its kernel state is gone, its disk stays) and waits for its sshd; the
+ * lab's clock (ms) when it went down. */
+export async function rebootHost(name: string): Promise<number> {
     (await connections.get(name)?.catch(() => undefined))?.end();
     connections.delete(name);
-    await new Promise<void>((resolve, reject) => execFile("bash", [path.join(repoDir, "lab", "lab.sh"), "reboot", name],
-        (err, stdout, stderr) =>
-            (err ? reject(new Error(`lab.sh reboot ${name}: ${stdout}${stderr}`)) : resolve())));
+    const out = await new Promise<string>((resolve, reject) =>
+        execFile("bash", [path.join(repoDir, "lab", "lab.sh"), "reboot", name], (err, stdout, stderr) =>
+            (err ? reject(new Error(`lab.sh reboot ${name}: ${stdout}${stderr}`)) : resolve(stdout))));
+    const down = new RegExp(`lab: ${name} down at (\\d+)`).exec(out);
+    if (!down) throw new Error(`lab.sh reboot ${name} did not say when the host went down: ${out}`);
+    return Number(down[1]);
 }
 
 /** Closes every connection so the test process can exit. */

@@ -63,6 +63,8 @@ export async function startLoad(url: string, clients: number, timeoutMs = 10_000
 
 export interface HeldConnection {
     server?: string;
+    /** Its local port on the client. */
+    port?: number;
     answers: number;
     error?: string;
     errorAt?: number;
@@ -72,14 +74,15 @@ export interface HeldConnection {
 }
 
 /**
- * Opens `connections` long-lived keep-alive connections from the client host to `url` (web.js's /keep),
- * each sending a request every 250 ms on the same TCP connection (test/lab/hold.js), in the background.
- * stop() ends them and returns each one's story; kill() ends them at once and removes their files.
+ * Opens `connections` long-lived connections from the client host to `target` (HOST:PORT of a web.js),
+ * each sending a keep-alive request for /keep every 250 ms on the same TCP connection (test/lab/hold.js),
+ * in the background. stop() ends them and returns each one's story; kill() ends them at once and removes
+ * their files.
  */
-export async function startHold(url: string, connections: number):
+export async function startHold(target: string, connections: number):
     Promise<{ stop(): Promise<HeldConnection[]>; kill(): Promise<void> }> {
     const base = `/tmp/hold-${process.pid}-${Date.now()}`;
-    await sh("client", `setsid node ${dir}/hold.js ${url} ${connections} ${base}.stop ${base}.json ` +
+    await sh("client", `setsid node ${dir}/hold.js ${target} ${connections} ${base}.stop ${base}.json ` +
         `>${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
     const kill = async () => {
         await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; ` +

@@ -189,7 +189,7 @@ export function save(dir: string, d: Desired, agentFile: string): void {
             ...(health ? { health: [process.execPath, agentFile, "health"] } : {}),
         }));
         installUnit(dir, failover.vrrpUnitName, failover.keepalivedUnit(d.failover.keepalived, dir, unitName));
-    } else if (fs.existsSync(path.join(dir, failover.vrrpUnitName))) {
+    } else {
         installUnit(dir, failover.vrrpUnitName, undefined);
         failover.removeFiles(dir);
     }

@@ -167,9 +167,9 @@ export async function stopKeepalived(dir: string): Promise<void> {
     if (ourPid(dir) === pid) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
 }
 
-/** Removes the files of a failover that is gone (the unit is removed with the record's other units). */
+/** Removes the files of a failover that is gone, if any (the unit goes with the record's other units). */
 export function removeFiles(dir: string): void {
-    for (const f of [confFile(dir), stateFile(dir)]) fs.rmSync(f, { force: true });
+    for (const f of [confFile(dir), stateFile(dir), pidFile(dir), vrrpPidFile(dir)]) fs.rmSync(f, { force: true });
 }
 
 /** The agent's vrrp-state mode: keepalived's notify arguments (INSTANCE|GROUP, name, state, priority),

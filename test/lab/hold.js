@@ -1,49 +1,57 @@
-// Long-lived connections for failover tests, run inside a lab host: CONNECTIONS keep-alive HTTP
-// connections to URL (web.js's /keep), each sending one request every INTERVAL_MS on the same TCP
-// connection until STOPFILE appears. A connection survives when it never errs and every answer names the
-// same server (a request unanswered for 20 s fails it). Then writes (to OUTFILE, through a rename) JSON:
-// [{ server, answers, error?, errorAt?, longestGapMs, gapEnd }] (times in ms of this host's clock).
-// Usage: node hold.js URL CONNECTIONS STOPFILE OUTFILE [INTERVAL_MS=250]
+// Long-lived connections for failover tests, run inside a lab host: CONNECTIONS TCP connections to
+// HOST:PORT, each sending an HTTP/1.1 keep-alive request for /keep (web.js) every INTERVAL_MS on the same
+// socket until STOPFILE appears (a plain socket, not an HTTP agent: nothing opens a second one). A
+// connection survives when it never errs or ends and every answer names the same server (a request
+// unanswered for 20 s fails it). Then writes (to OUTFILE, through a rename) JSON:
+// [{ server, port, answers, error?, errorAt?, longestGapMs, gapEnd }] (times in ms of this host's clock).
+// Usage: node hold.js HOST:PORT CONNECTIONS STOPFILE OUTFILE [INTERVAL_MS=250]
 const fs = require("fs");
-const http = require("http");
-const [url, connections, stopFile, outFile] = process.argv.slice(2, 6);
+const net = require("net");
+const [target, connections, stopFile, outFile] = process.argv.slice(2, 6);
 const interval = Number(process.argv[6] ?? 250), timeoutMs = 20_000;
+const i = target.lastIndexOf(":");
+const host = target.slice(0, i), port = Number(target.slice(i + 1));
 
 function hold() {
-    // One socket for every request of this connection: an agent of one socket, kept alive.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const c = { server: undefined, answers: 0, longestGapMs: 0, gapEnd: 0, port: undefined };
-    let last = Date.now();
+    const c = { server: undefined, port: undefined, answers: 0, longestGapMs: 0, gapEnd: 0 };
+    let last = Date.now(), buffer = "", timer;
     return new Promise((resolve) => {
+        const socket = net.connect(port, host);
         const done = (error) => {
+            clearTimeout(timer);
             if (error && !c.error) { c.error = error; c.errorAt = Date.now(); }
-            agent.destroy();
+            socket.removeAllListeners();
+            socket.on("error", () => undefined);
+            socket.destroy();
             resolve(c);
         };
-        const one = () => {
+        const ask = () => {
             if (fs.existsSync(stopFile)) return done();
-            const req = http.get(url, { agent }, (res) => {
-                let body = "";
-                res.on("data", (d) => (body += d));
-                res.on("end", () => {
-                    clearTimeout(timer);
-                    const now = Date.now(), server = body.trim();
-                    if (now - last > c.longestGapMs) { c.longestGapMs = now - last; c.gapEnd = now; }
-                    last = now;
-                    c.answers++;
-                    c.port ??= req.socket?.localPort;
-                    if (c.server === undefined) c.server = server;
-                    else if (c.server !== server) return done(`answered by ${server}, not ${c.server}`);
-                    // A new socket would be a new connection: this one must stay the same.
-                    const port = req.socket?.localPort;
-                    if (port !== c.port) return done(`a new connection (port ${port}, was ${c.port})`);
-                    setTimeout(one, interval);
-                });
-            });
-            req.on("error", (e) => { clearTimeout(timer); done(e.code ? `${e.code}: ${e.message}` : e.message); });
-            const timer = setTimeout(() => { done(`no answer within ${timeoutMs} ms`); req.destroy(); }, timeoutMs);
+            socket.write(`GET /keep HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n\r\n`);
+            timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
         };
-        one();
+        socket.on("connect", () => { c.port = socket.localPort; ask(); });
+        socket.on("data", (d) => {
+            buffer += d;
+            const head = buffer.indexOf("\r\n\r\n");
+            if (head < 0) return;
+            const length = Number(/content-length:\s*(\d+)/i.exec(buffer.slice(0, head))?.[1] ?? 0);
+            if (buffer.length < head + 4 + length) return;
+            const status = buffer.slice(0, buffer.indexOf("\r\n"));
+            const server = buffer.slice(head + 4, head + 4 + length).trim();
+            buffer = buffer.slice(head + 4 + length);
+            clearTimeout(timer);
+            const now = Date.now();
+            if (now - last > c.longestGapMs) { c.longestGapMs = now - last; c.gapEnd = now; }
+            last = now;
+            c.answers++;
+            if (!/ 200 /.test(status)) return done(`answered ${status}`);
+            c.server ??= server;
+            if (c.server !== server) return done(`answered by ${server}, not ${c.server}`);
+            setTimeout(ask, interval);
+        });
+        socket.on("end", () => done("closed by the other end"));
+        socket.on("error", (e) => done(e.code ? `${e.code}: ${e.message}` : e.message));
     });
 }
 
