@@ -2,7 +2,8 @@
 // each real server its own endpoint: rs1's ports 9000-9999, one web server process answering them all)
 // every second, over http (GET /.testpage, body matched) and then over tcp; against the same daemon
 // with 10 endpoints, in the same run. Prints the daemon's CPU share of one core and its memory over a
-// 30-second window, and the checks it ran in it; asserts nothing.
+// 30-second window, and the checks the real servers received in it (each check is one TCP connection:
+// rs1's TCP passive opens); asserts nothing.
 import { agentFor, closeAgents } from "../provider/client";
 import { closeLab, labConnection, sh } from "../test/lab";
 import * as path from "path";
@@ -44,18 +45,21 @@ async function run(label: string, nServices: number, per: number, type: "http" |
         return { ticks: Number(f[11]) + Number(f[12]), rssKiB: Number(/(\d+)/.exec(status)![1]),
             at: Number(uptime.split(" ")[0]) };
     };
-    const lastAts = async () => Object.values(JSON.parse(await sh(host, "cat /var/lib/pulumi-lvs/health.json"))
-        .endpoints as Array<{ lastAt?: string }>).map((e) => Date.parse(e.lastAt ?? "0"));
-    const a = await sample();
+    // Connections rs1 accepted (its network namespace's TCP counters): the checks that reached it.
+    const opens = async () => {
+        const tcp = (await sh("rs1", "grep '^Tcp:' /proc/net/snmp")).trim().split("\n").map((l) => l.split(/\s+/));
+        return Number(tcp[1][tcp[0].indexOf("PassiveOpens")]);
+    };
+    const [a, o1] = [await sample(), await opens()];
     await sleep(windowSeconds * 1000);
-    const b = await sample();
-    const fresh = (await lastAts()).filter((t) => Date.now() - t < 8000).length;
+    const [b, o2] = [await sample(), await opens()];
     const cpu = (b.ticks - a.ticks) / 100 / (b.at - a.at);
+    const rate = (o2 - o1) / (b.at - a.at);
     await agent.request("apply", { changes: svcs.map((s) => ({ deleteService: s })) });
     console.log(`${label}: ${total} real servers (${nServices} x ${per}), ${up} up; ${type} checks every 1 s; ` +
         `daemon CPU ${(cpu * 100).toFixed(1)}% of one core over ${(b.at - a.at).toFixed(0)} s, ` +
-        `RSS ${(b.rssKiB / 1024).toFixed(1)} MiB; endpoints checked in the last 8 s: ${fresh}`);
-    return { cpu, rss: b.rssKiB };
+        `RSS ${(b.rssKiB / 1024).toFixed(1)} MiB; checks received ${rate.toFixed(0)}/s (of ${total}/s declared)`);
+    return { cpu, rss: b.rssKiB, rate };
 }
 
 async function main(): Promise<void> {

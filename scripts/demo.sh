@@ -33,6 +33,11 @@ node -e 'const l = require(process.argv[1]); console.log(JSON.stringify(Object.f
 pulumi config set --secret privateKey < "$(node -p "require('$run/lab.json').privateKeyPath")"
 lvs_step "pulumi up (the staging cluster, examples/staging)"
 pulumi up --yes --non-interactive --skip-preview --refresh --suppress-progress
+# director1 takes the VIPs once the VRRP election is over (both directors' keepalived start as backups).
+lvs_step "director1 takes the VIPs (VRRP)"
+on director1 'for i in $(seq 60); do [ "$(ip -o addr show dev lan0 | grep -cE " 10\.0\.0\.25[12]/32 ")" = 2 ] && exit 0
+    sleep 0.5; done; echo "director1 holds no VIPs after 30 s"; exit 1' \
+  || lvs_fail "director1 did not take the VIPs (see /var/lib/pulumi-lvs/keepalived.log on each director)"
 # Each real server is out (weight 0) until its first health check passes, a few seconds after its web
 # server starts.
 lvs_step "the health checks bring the real servers in"

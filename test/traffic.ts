@@ -33,15 +33,13 @@ export async function vmNow(): Promise<number> {
     return Number((await sh("client", "date +%s%3N")).trim());
 }
 
-/**
- * Starts `clients` concurrent clients on the client host, each requesting `url` in a loop (test/lab/load.js),
- * in the background. stop() lets each finish the request it is in and returns what they saw; kill() ends
- * it at once (for cleanup) and removes its files.
- */
-export async function startLoad(url: string, clients: number, timeoutMs = 10_000):
-    Promise<{ stop(): Promise<LoadResult>; kill(): Promise<void> }> {
-    const base = `/tmp/load-${process.pid}-${Date.now()}`;
-    await sh("client", `setsid node ${dir}/load.js ${url} ${clients} ${base}.stop ${base}.json 600 ${timeoutMs} ` +
+/** A script of test/lab run in the background on the client host, told to stop by a file STOP and writing
+ * its result to JSON: `node SCRIPT ARGS... STOP JSON REST...`. stop() touches STOP and waits up to
+ * `waitSeconds` for the result; kill() ends it at once (for cleanup) and removes its files. */
+async function background<T>(script: string, args: string[], rest: string[], waitSeconds: number):
+    Promise<{ stop(): Promise<T>; kill(): Promise<void> }> {
+    const base = `/tmp/${script.replace(/\.js$/, "")}-${process.pid}-${Date.now()}`;
+    await sh("client", `setsid node ${dir}/${script} ${[...args, `${base}.stop`, `${base}.json`, ...rest].join(" ")} ` +
         `>${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
     const kill = async () => {
         await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; ` +
@@ -50,15 +48,24 @@ export async function startLoad(url: string, clients: number, timeoutMs = 10_000
     return {
         kill,
         stop: async () => {
-            // Each client ends the request it is in: at most the per-request timeout.
-            const wait = Math.ceil(timeoutMs / 1000) + 10;
             const out = await sh("client", `touch ${base}.stop; ` +
-                `for i in $(seq ${wait * 4}); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
-                `cat ${base}.json || { echo "load.js wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
+                `for i in $(seq ${waitSeconds * 4}); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
+                `cat ${base}.json || { echo "${script} wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
             await kill();
-            return JSON.parse(out);
+            return JSON.parse(out) as T;
         },
     };
+}
+
+/**
+ * Starts `clients` concurrent clients on the client host, each requesting `url` in a loop (test/lab/load.js),
+ * in the background. stop() lets each finish the request it is in (at most the per-request timeout) and
+ * returns what they saw; kill() ends it at once (for cleanup) and removes its files.
+ */
+export function startLoad(url: string, clients: number, timeoutMs = 10_000):
+    Promise<{ stop(): Promise<LoadResult>; kill(): Promise<void> }> {
+    return background<LoadResult>("load.js", [url, String(clients)], ["600", String(timeoutMs)],
+        Math.ceil(timeoutMs / 1000) + 10);
 }
 
 export interface HeldConnection {
@@ -79,23 +86,7 @@ export interface HeldConnection {
  * in the background. stop() ends them and returns each one's story; kill() ends them at once and removes
  * their files.
  */
-export async function startHold(target: string, connections: number):
+export function startHold(target: string, connections: number):
     Promise<{ stop(): Promise<HeldConnection[]>; kill(): Promise<void> }> {
-    const base = `/tmp/hold-${process.pid}-${Date.now()}`;
-    await sh("client", `setsid node ${dir}/hold.js ${target} ${connections} ${base}.stop ${base}.json ` +
-        `>${base}.log 2>&1 < /dev/null & echo $! > ${base}.pid`);
-    const kill = async () => {
-        await sh("client", `kill $(cat ${base}.pid) 2>/dev/null; ` +
-            `rm -f ${base}.pid ${base}.stop ${base}.json ${base}.log`);
-    };
-    return {
-        kill,
-        stop: async () => {
-            const out = await sh("client", `touch ${base}.stop; ` +
-                `for i in $(seq 120); do [ -f ${base}.json ] && break; sleep 0.25; done; ` +
-                `cat ${base}.json || { echo "hold.js wrote no result:" >&2; cat ${base}.log >&2; exit 1; }`);
-            await kill();
-            return JSON.parse(out);
-        },
-    };
+    return background<HeldConnection[]>("hold.js", [target, String(connections)], [], 30);
 }

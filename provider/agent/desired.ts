@@ -15,6 +15,8 @@ import type {
 } from "../model";
 import * as failover from "./failover";
 import { writeAtomic } from "./files";
+import { healthPidFile } from "./health/state";
+import { longRunningUnit } from "./units";
 
 export const defaultStateDir = "/var/lib/pulumi-lvs";
 const file = (dir: string) => path.join(dir, "desired.json");
@@ -186,7 +188,7 @@ export function save(dir: string, d: Desired, agentFile: string): void {
     if (d.failover) {
         failover.writeConf(dir, failover.keepalivedConf(d.failover, {
             notify: [process.execPath, agentFile, "vrrp-state"],
-            ...(health ? { health: [process.execPath, agentFile, "health"] } : {}),
+            ...(health ? { healthPidFile: healthPidFile(dir) } : {}),
         }));
         installUnit(dir, failover.vrrpUnitName, failover.keepalivedUnit(d.failover.keepalived, dir, unitName));
     } else {
@@ -257,22 +259,11 @@ export function restoreUnit(node: string, agentFile: string): string {
 /** The health daemon's unit: started after the restore (the table is back before checks change it), and
  * restarted whenever it stops (a crash, a kill -9). */
 export function healthUnit(node: string, agentFile: string): string {
-    return [
-        "# Written by the pulumi-lvs agent: checks the real servers and sets their weights by their health.",
-        "[Unit]",
-        "Description=pulumi-lvs: health checks of the real servers",
-        `After=network-online.target ${unitName}`,
-        `Wants=network-online.target ${unitName}`,
-        "",
-        "[Service]",
-        "Type=simple",
-        `ExecStart=${node} ${agentFile} health`,
-        "Restart=always",
-        "RestartSec=1",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "",
-    ].join("\n");
+    return longRunningUnit({
+        comment: "Written by the pulumi-lvs agent: checks the real servers and sets their weights by their health.",
+        description: "pulumi-lvs: health checks of the real servers",
+        after: unitName,
+        execStart: `${node} ${agentFile} health`,
+    });
 }
 

@@ -11,6 +11,7 @@ import { canonicalAddress, type Failover, type FailoverState } from "../model";
 import { AgentError } from "../model/protocol";
 import { writeAtomic } from "./files";
 import { listAddresses } from "./host/addresses";
+import { longRunningUnit } from "./units";
 
 export const vrrpUnitName = "pulumi-lvs-keepalived.service";
 export const confFile = (dir: string) => path.join(dir, "keepalived.conf");
@@ -73,8 +74,10 @@ export function checkCollision(dir: string, f: Failover): void {
 export interface Hooks {
     /** The command keepalived runs on each change of state (the agent's vrrp-state mode). */
     notify: string[];
-    /** The health daemon's command line, tracked: without it, the director gives the addresses up. */
-    health?: string[];
+    /** The health daemon's pid file, tracked: without the daemon running, the director gives the addresses
+     * up. A track script rather than keepalived's track_process, whose process events reach only the host's
+     * first network namespace. */
+    healthPidFile?: string;
 }
 
 const quote = (words: string[]) => `"${words.join(" ")}"`;
@@ -91,12 +94,15 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
         "    enable_script_security",
         "}",
     ];
-    if (hooks.health) lines.push(
-        "vrrp_track_process pulumi_lvs_health {",
-        `    process ${hooks.health.join(" ")}`,
+    if (hooks.healthPidFile) lines.push(
+        "vrrp_script pulumi_lvs_health {",
+        `    script "/bin/sh -c 'kill -0 $(cat ${hooks.healthPidFile})'"`,
+        "    interval 2",
+        "    timeout 2",
+        // Two failures in a row: a daemon restarted within 4 s (Restart=always, RestartSec=1) moves nothing.
+        "    fall 2",
+        "    rise 1",
         "    weight 0",
-        // A daemon restarted within 3 s (Restart=always, RestartSec=1) does not move the addresses.
-        "    delay 3",
         "}");
     lines.push(
         `vrrp_instance ${name} {`,
@@ -110,7 +116,7 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
         "    virtual_ipaddress {",
         ...f.addresses.map((a) => `        ${a.address}/${a.prefixLength} dev ${a.interface}`),
         "    }",
-        ...(hooks.health ? ["    track_process {", "        pulumi_lvs_health", "    }"] : []),
+        ...(hooks.healthPidFile ? ["    track_script {", "        pulumi_lvs_health", "    }"] : []),
         `    notify ${quote(hooks.notify)}`,
         "}",
         "");
@@ -118,27 +124,16 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
 }
 
 /** The unit that runs it: after the restore unit (the table is back before the director can take the
- * addresses) and the health daemon; restarted whenever it stops. */
+ * addresses); restarted whenever it stops. */
 export function keepalivedUnit(keepalived: string, dir: string, restoreUnit: string): string {
-    return [
-        "# Written by the pulumi-lvs agent: keepalived for this director's failover (VRRP only).",
-        "[Unit]",
-        "Description=pulumi-lvs: VRRP failover of the director's addresses (keepalived)",
-        `After=network-online.target ${restoreUnit}`,
-        `Wants=network-online.target ${restoreUnit}`,
-        "",
-        "[Service]",
-        "Type=simple",
-        `ExecStart=${keepalived} --vrrp --dont-fork --log-console --log-detail --use-file=${confFile(dir)} ` +
+    return longRunningUnit({
+        comment: "Written by the pulumi-lvs agent: keepalived for this director's failover (VRRP only).",
+        description: "pulumi-lvs: VRRP failover of the director's addresses (keepalived)",
+        after: restoreUnit,
+        execStart: `${keepalived} --vrrp --dont-fork --log-console --log-detail --use-file=${confFile(dir)} ` +
             `--pid=${pidFile(dir)} --vrrp_pid=${vrrpPidFile(dir)}`,
-        "ExecReload=/bin/kill -HUP $MAINPID",
-        "Restart=always",
-        "RestartSec=1",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "",
-    ].join("\n");
+        execReload: "/bin/kill -HUP $MAINPID",
+    });
 }
 
 /** Our keepalived's pid (its parent process), if it runs. */

@@ -1,7 +1,8 @@
 // The staging cluster (the root Pulumi.yaml, which runs examples/staging: lvs.Cluster and a WebServer on
 // each real server) end to end through the real Pulumi CLI, in a stack of its own: preview touches
-// nothing; up makes exactly the declared tables on director1 and director2, the sync daemons, the VIPs
-// on director1 only and on the real servers' lo, and starts the web servers; the client's requests
+// nothing; up makes exactly the declared tables on director1 and director2, the sync daemons (both on
+// each), the VIPs on director1 only (the VRRP master) and on the real servers' lo, and starts the web
+// servers; the client's requests
 // through both VIPs all succeed and reach every real server; the stack's outputs list the VIPs and real
 // servers; a second up changes nothing; a web server killed by hand is quiesced by its checks, shows
 // in refresh, and up restarts it; the state holds no key material; destroy leaves every host as it was.
@@ -109,10 +110,15 @@ test("up makes the declared tables on both directors, the sync daemons, the VIPs
     // Each real server is out until its first check passes: the web servers start after the cluster.
     await weightsOn();
     for (const h of directors) expect(await ours(h), h).toEqual(declared);
-    expect(await daemons("director1"))
-        .toEqual([expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /)]);
-    expect(await daemons("director2"))
-        .toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /)]);
+    for (const h of directors) expect(await daemons(h), h).toEqual([
+        expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /),
+        expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /),
+    ]);
+    // Both keepalived start as backups; director1, of higher priority, takes the VIPs once none advertises.
+    for (const deadline = Date.now() + 20_000; (await vips("director1", "lan0")).length < 2;) {
+        if (Date.now() > deadline) throw new Error("director1 did not take the VIPs");
+        await new Promise((r) => setTimeout(r, 300));
+    }
     expect(await vips("director1", "lan0")).toEqual(["10.0.0.251/32", "10.0.0.252/32"]);
     expect(await vips("director2", "lan0")).toEqual([]);
     for (const h of directors) {

@@ -60,16 +60,17 @@ describe("keepalived's configuration", () => {
             "    virtual_router_id 46\n    priority 200\n    advert_int 1\n    virtual_ipaddress {\n" +
             "        10.0.0.246/32 dev lan0\n    }\n");
         expect(conf).toContain(`    notify "${notify.join(" ")}"\n`);
-        expect(conf).not.toMatch(/virtual_server|lvs_sync_daemon|nopreempt|unicast_peer|track_process/);
+        expect(conf).not.toMatch(/virtual_server|lvs_sync_daemon|nopreempt|unicast_peer|track_script/);
     });
 
     it("says nopreempt and unicast peers when declared, and tracks the health daemon when there is one", () => {
         const conf = keepalivedConf({ ...f, preempt: false, unicastPeers: ["10.0.0.12"] },
-            { notify, health: ["/usr/bin/node", "/a/agent.js", "health"] });
+            { notify, healthPidFile: "/var/lib/pulumi-lvs/health.pid" });
         expect(conf).toContain("    nopreempt\n    unicast_peer {\n        10.0.0.12\n    }\n");
-        expect(conf).toContain("vrrp_track_process pulumi_lvs_health {\n" +
-            "    process /usr/bin/node /a/agent.js health\n    weight 0\n    delay 3\n}\n");
-        expect(conf).toContain("    track_process {\n        pulumi_lvs_health\n    }\n");
+        expect(conf).toContain("vrrp_script pulumi_lvs_health {\n" +
+            "    script \"/bin/sh -c 'kill -0 $(cat /var/lib/pulumi-lvs/health.pid)'\"\n    interval 2\n" +
+            "    timeout 2\n    fall 2\n    rise 1\n    weight 0\n}\n");
+        expect(conf).toContain("    track_script {\n        pulumi_lvs_health\n    }\n");
     });
 
     it("runs under a unit of its own: VRRP only, in the foreground, its files beside the record, after the " +

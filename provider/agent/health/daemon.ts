@@ -14,7 +14,8 @@ import type { Desired } from "../desired";
 import { rsKey } from "../apply/table";
 import { convergeService, quorumOf } from "./converge";
 import { runCheck, runCommand } from "./probes";
-import { type HealthState, loadHealth, saveHealth, serverKey, serverUp } from "./state";
+import { writeAtomic } from "../files";
+import { type HealthState, healthPidFile, loadHealth, saveHealth, serverKey, serverUp } from "./state";
 
 /** One probe: what it checks, where, and who shares it. */
 interface Endpoint {
@@ -66,6 +67,7 @@ export class HealthDaemon {
     /** Converges the table to what is known, then checks until stopped. */
     async start(): Promise<void> {
         this.health.daemon = { pid: process.pid, hash: this.opts.hash ?? "dev", startedAt: new Date().toISOString() };
+        writeAtomic(healthPidFile(this.ctx.stateDir), `${process.pid}\n`);
         this.reload(true);
         for (const key of Object.keys(this.record.services)) this.dirty.add(key);
         await this.flush();
@@ -82,6 +84,7 @@ export class HealthDaemon {
     async stop(): Promise<void> {
         this.stopped = true;
         if (this.poller) clearInterval(this.poller);
+        fs.rmSync(healthPidFile(this.ctx.stateDir), { force: true });
         for (const e of this.endpoints.values()) clearTimeout(e.timer);
         while (this.flushing) await this.flushing;
     }

@@ -21,6 +21,8 @@ export interface HealthState {
 }
 
 export const healthFile = (dir: string) => path.join(dir, "health.json");
+/** The running daemon's pid, alone in a file (keepalived's track script reads it). */
+export const healthPidFile = (dir: string) => path.join(dir, "health.pid");
 export const serverKey = (service: string, rsKey: string) => `${service} ${rsKey}`;
 const empty = (): HealthState => ({ version: 1, endpoints: {}, servers: {}, quorum: {} });
 
