@@ -65,7 +65,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
             ...(props.timeouts ? { timeouts: timeouts(props.timeouts) } : {}),
             ...(props.ipForward !== undefined ? { ipForward: fwd[model.ipv4Forward] === 1 } : {}),
             ...(props.ipv6Forward !== undefined ? { ipv6Forward: fwd[model.ipv6Forward] === 1 } : {}),
-            ...(props.sync ? { sync: model.syncView(props.sync, st.daemons) } : {}),
+            ...(props.sync ? { sync: syncNow(props, st) } : {}),
             // A failover whose keepalived is not running is drift: up starts it again.
             failover: props.failover && st.failover?.running ? props.failover : undefined,
             vrrp: props.failover ? st.failover : undefined,
@@ -83,6 +83,17 @@ export const director: pulumi.dynamic.ResourceProvider = {
         if (changes.length) await apply(props.connection, changes);
     },
 };
+
+/** The declared sync daemons as they run. With a failover that follows the VRRP state, the one this
+ * director's state does not run is as declared (stopped on purpose, not drift). */
+function syncNow(props: Record<string, any>, st: model.Result<"state">): Record<string, unknown> {
+    const view: Record<string, unknown> = model.syncView(props.sync, st.daemons);
+    if (props.failover?.syncDaemons === "follow") {
+        const idle = model.followedDaemon(st.failover?.state) === "master" ? "backup" : "master";
+        if (props.sync[idle] && !view[idle]) view[idle] = props.sync[idle];
+    }
+    return view;
+}
 
 /** What a director is and holds: the probe, the timeouts, the forwarding sysctls. Asked together,
  * so the three requests travel in one round trip. */

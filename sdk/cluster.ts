@@ -51,9 +51,9 @@ export type ClusterSync = Omit<SyncDaemon, "interface">;
 /**
  * Failover of the VIPs between the director and the backup (VRRP by keepalived, as a Director's
  * failover): both declare the VIPs, the director with priority 200 and the backup with 100, so the director
- * holds them while it runs. With `sync`, each director runs both sync daemons (master and backup, the same
- * settings), so the connections of whichever holds the VIPs reach the other, after a failover and after
- * the failback alike.
+ * holds them while it runs. With `sync`, each director declares both sync daemons (master and backup, the
+ * same settings) and runs both (syncDaemons "both": the connections of whichever holds the VIPs reach the
+ * other, after a failover and after the failback alike) or the one of its VRRP state ("follow").
  */
 export interface ClusterFailover {
     /** 1 to 255: the same on both directors, and no other pair's on that network. */
@@ -64,6 +64,9 @@ export interface ClusterFailover {
     preempt?: boolean;
     /** VRRP to each other's `address` rather than to multicast 224.0.0.18 (false). */
     unicast?: boolean;
+    /** With `sync`: "both" (each director runs a master and a backup daemon) or "follow" (the master daemon
+     * only on the director that holds the VIPs, the backup on the other; keepalived's lvs_sync_daemon). */
+    syncDaemons?: "both" | "follow";
 }
 
 export interface ClusterArgs {
@@ -142,6 +145,7 @@ export class Cluster extends pulumi.ComponentResource {
                 interface: d.interface,
                 ...(failover.advertInterval !== undefined ? { advertInterval: failover.advertInterval } : {}),
                 ...(failover.preempt !== undefined ? { preempt: failover.preempt } : {}),
+                ...(failover.syncDaemons !== undefined ? { syncDaemons: failover.syncDaemons } : {}),
                 ...(failover.unicast ? { unicastPeers: [other(state)!.address!] } : {}),
             } } : {}),
         });

@@ -1,6 +1,7 @@
 // A staging cluster, reproducible from one program: an HA pair of directors with failover (director1
 // holds the VIPs while it runs, director2 takes them when it fails: VRRP by keepalived, virtual router
-// 51), the same services on both and the connection-sync daemons both ways (syncid 51), the same DoS
+// 51), the same services on both and the connection-sync daemons following it (the master daemon on the
+// holder of the VIPs, the backup on the other, syncid 51), the same DoS
 // settings on both, two services over the three real servers, and on each real server a small web server
 // that answers with its name and the address:port it listens on.
 //   web   10.0.0.251:80  rr   NAT to 10.1.0.21-23:8251 (the back network; director1 is their route back)
@@ -29,7 +30,7 @@ const cluster = new lvs.Cluster("staging", {
     // web's NAT real servers answer through director1's back address (the lab's fixed route): after a
     // failover only site (direct routing) keeps working. A site that fails NAT over also moves that
     // gateway address, as one more address of the directors' failover.
-    failover: { virtualRouterId: 51 },
+    failover: { virtualRouterId: 51, syncDaemons: "follow" },
     // Under a SYN flood: drop connection entries when available memory falls below 2048 pages.
     dos: { dropEntry: "auto", amemthresh: 2048 },
     services: {

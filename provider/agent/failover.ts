@@ -176,11 +176,16 @@ export function recordState(dir: string, args: string[]): void {
         since: new Date().toISOString() }) + "\n");
 }
 
+/** The VRRP state our keepalived last reported, while it runs (undefined: not running, or none yet). */
+export function lastState(dir: string): { state?: string; since?: string } {
+    if (ourPid(dir) === undefined) return {};
+    try { return JSON.parse(fs.readFileSync(stateFile(dir), "utf8")); } catch { return {}; }
+}
+
 /** What refresh reports: whether our keepalived runs, the last state it reported, the addresses held. */
 export async function failoverState(dir: string, f: Failover): Promise<FailoverState> {
     const running = ourPid(dir) !== undefined;
-    let last: { state?: string; since?: string } = {};
-    try { last = JSON.parse(fs.readFileSync(stateFile(dir), "utf8")); } catch { /* none reported yet */ }
+    const last = lastState(dir);
     const holds: string[] = [];
     for (const iface of [...new Set(f.addresses.map((a) => a.interface))]) {
         let present: Array<{ address: string; prefixLength: number }> = [];

@@ -18,7 +18,8 @@ import { apply } from "./apply/execute";
 import { addresses, probe, state, sysctls, zero } from "./apply/reads";
 import { restore as restoreAll } from "./apply/restore";
 import type { Context } from "./context";
-import { defaultStateDir } from "./desired";
+import { defaultStateDir, load as loadRecord } from "./desired";
+import { followSync } from "./apply/plan-failover";
 import { recordState } from "./failover";
 import { loadModule } from "./host/modules";
 import { HealthDaemon } from "./health/daemon";
@@ -184,6 +185,18 @@ async function restore(): Promise<number> {
     return report.failed.length ? 1 : 0;
 }
 
+/** keepalived's notify of a change of VRRP state: kept for refresh; the sync daemons follow it when the
+ * failover says so. */
+async function vrrpState(args: string[]): Promise<number> {
+    recordState(defaultStateDir, args);
+    if (loadRecord(defaultStateDir).failover?.syncDaemons !== "follow") return 0;
+    const ctx = session();
+    try {
+        await followSync(ctx, (line) => console.log(`${new Date().toISOString()} ${line}`));
+    } finally { ctx.close(); }
+    return 0;
+}
+
 /** Runs until SIGTERM or SIGINT; then stops once no change is half made. */
 async function health(): Promise<void> {
     const ctx = session();
@@ -209,7 +222,7 @@ if (require.main === module) {
     else if (mode === "once") once(arg).then(exit, crash);
     else if (mode === "restore") restore().then(exit, crash);
     else if (mode === "health") health().catch(crash);
-    else if (mode === "vrrp-state") recordState(defaultStateDir, process.argv.slice(3));
+    else if (mode === "vrrp-state") vrrpState(process.argv.slice(3)).then(exit, crash);
     else {
         console.error("usage: agent serve | agent once [REQUEST] | agent restore | agent health | agent vrrp-state " +
             "INSTANCE NAME STATE PRIORITY (keepalived's notify)");

@@ -4,7 +4,7 @@
 // virtual router id and addresses; the one of higher priority holds them while it runs.
 import { familyOf } from "./address";
 import { interfaceNameProblem } from "./interface";
-import { booleanRule, Failure, intRule, Rule, unknownFields } from "./rules";
+import { booleanRule, Failure, intRule, oneOfRule, Rule, unknownFields } from "./rules";
 import { show } from "./show";
 
 export interface FailoverSpec {
@@ -25,6 +25,11 @@ export interface FailoverSpec {
     /** The other directors' addresses, for networks without multicast (unicast_peer): left out, VRRP
      * advertisements go to 224.0.0.18. */
     unicastPeers?: string[];
+    /** "both" (the default): the sync daemons run as the director's `sync` declares them (a master and a
+     * backup on each director syncs both ways). "follow": of the declared master and backup, only the
+     * master runs while this director holds the addresses, only the backup while it does not
+     * (keepalived's lvs_sync_daemon). */
+    syncDaemons?: "both" | "follow";
 }
 
 const routerId = intRule(1, 255, "a virtual router id", "an integer from 1 to 255");
@@ -43,6 +48,8 @@ export const failoverAttributes = {
     preempt: { rule: booleanRule, default: true, keepalived: "nopreempt" },
     interface: { rule: interfaceNameProblem as Rule, keepalived: "interface" },
     unicastPeers: { rule: peers, keepalived: "unicast_peer" },
+    syncDaemons: { rule: oneOfRule(["both", "follow"], "a way to run the sync daemons", 'use "both" or "follow"'),
+        default: "both", keepalived: "lvs_sync_daemon" },
 } satisfies Record<keyof FailoverSpec, { rule: Rule; default?: unknown; keepalived: string }>;
 export const failoverFields = Object.keys(failoverAttributes) as Array<keyof FailoverSpec>;
 
@@ -55,6 +62,7 @@ export interface Failover {
     preempt: boolean;
     interface: string;
     unicastPeers?: string[];
+    syncDaemons: "both" | "follow";
     addresses: Array<{ address: string; interface: string; prefixLength: number }>;
 }
 
@@ -86,9 +94,15 @@ export function normalizeFailover(spec: FailoverSpec, addresses: Failover["addre
         preempt: spec.preempt ?? failoverAttributes.preempt.default,
         interface: spec.interface,
         ...(spec.unicastPeers ? { unicastPeers: spec.unicastPeers } : {}),
+        syncDaemons: spec.syncDaemons ?? "both",
         addresses,
     };
 }
+
+/** The sync daemon that runs on a director whose failover follows the VRRP state: the master on the
+ * holder of the addresses (keepalived reported MASTER), the backup elsewhere. */
+export const followedDaemon = (vrrpState: string | undefined): "master" | "backup" =>
+    (vrrpState === "MASTER" ? "master" : "backup");
 
 /** What a refresh reports of a director's failover: whether its keepalived runs, its VRRP state, and
  * which of the addresses it holds now. */

@@ -1,8 +1,8 @@
 // The staging cluster (the root Pulumi.yaml, which runs examples/staging: lvs.Cluster and a WebServer on
 // each real server) end to end through the real Pulumi CLI, in a stack of its own: preview touches
-// nothing; up makes exactly the declared tables on director1 and director2, the sync daemons (both on
-// each), the VIPs on director1 only (the VRRP master) and on the real servers' lo, and starts the web
-// servers; the client's requests
+// nothing; up makes exactly the declared tables on director1 and director2, the VIPs on director1 only
+// (the VRRP master) and on the real servers' lo, the sync daemons that follow the VRRP state (master on
+// director1, backup on director2), and starts the web servers; the client's requests
 // through both VIPs all succeed and reach every real server; the stack's outputs list the VIPs and real
 // servers; a second up changes nothing; a web server killed by hand is quiesced by its checks, shows
 // in refresh, and up restarts it; the state holds no key material; destroy leaves every host as it was.
@@ -110,17 +110,19 @@ test("up makes the declared tables on both directors, the sync daemons, the VIPs
     // Each real server is out until its first check passes: the web servers start after the cluster.
     await weightsOn();
     for (const h of directors) expect(await ours(h), h).toEqual(declared);
-    for (const h of directors) expect(await daemons(h), h).toEqual([
-        expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /),
-        expect.stringMatching(/^master sync daemon \(mcast=lan0, syncid=51, /),
-    ]);
-    // Both keepalived start as backups; director1, of higher priority, takes the VIPs once none advertises.
-    for (const deadline = Date.now() + 20_000; (await vips("director1", "lan0")).length < 2;) {
-        if (Date.now() > deadline) throw new Error("director1 did not take the VIPs");
+    // Both keepalived start as backups; director1, of higher priority, takes the VIPs once none advertises,
+    // and its notify switches its sync daemon from backup to master.
+    const master = (l: string[]) => l.length === 1 && l[0].startsWith("master sync daemon (mcast=lan0, syncid=51, ");
+    for (const deadline = Date.now() + 30_000;
+        (await vips("director1", "lan0")).length < 2 || !master(await daemons("director1"));) {
+        if (Date.now() > deadline) throw new Error(`director1 did not take the VIPs and the master sync daemon: ` +
+            `${JSON.stringify(await vips("director1", "lan0"))}, ${JSON.stringify(await daemons("director1"))}`);
         await new Promise((r) => setTimeout(r, 300));
     }
     expect(await vips("director1", "lan0")).toEqual(["10.0.0.251/32", "10.0.0.252/32"]);
     expect(await vips("director2", "lan0")).toEqual([]);
+    expect(await daemons("director2"))
+        .toEqual([expect.stringMatching(/^backup sync daemon \(mcast=lan0, syncid=51, /)]);
     for (const h of directors) {
         // NAT needs ip_forward (on the backup too, for when it takes over); dropEntry auto reads 1 or 2.
         const [ipForward, dropEntry, amemthresh] = await read(h, directorSysctls);

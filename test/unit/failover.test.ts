@@ -12,7 +12,8 @@ describe("a failover declaration", () => {
     it("takes the defaults of keepalived's VRRP: priority 100, an advertisement a second, preempt", () => {
         expect(model.validateFailover({ virtualRouterId: 46, interface: "lan0" })).toEqual([]);
         expect(model.normalizeFailover({ virtualRouterId: 46, interface: "lan0" }, [vip])).toEqual({
-            virtualRouterId: 46, priority: 100, advertInterval: 1, preempt: true, interface: "lan0", addresses: [vip],
+            virtualRouterId: 46, priority: 100, advertInterval: 1, preempt: true, interface: "lan0",
+            syncDaemons: "both", addresses: [vip],
         });
     });
 
@@ -20,7 +21,7 @@ describe("a failover declaration", () => {
         expect(model.validateFailover({ priority: 255, advertInterval: 41, preempt: 1, interface: "a b",
             unicastPeers: ["x"], vrid: 1 })).toEqual([
             { property: "failover.vrid", reason: 'unknown failover field "vrid" (allowed: virtualRouterId, priority, ' +
-                "advertInterval, preempt, interface, unicastPeers)" },
+                "advertInterval, preempt, interface, unicastPeers, syncDaemons)" },
             { property: "failover.virtualRouterId", reason: "is required (virtual_router_id in keepalived)" },
             { property: "failover.priority", reason: "255 is not a VRRP priority: an integer from 1 to 254" },
             { property: "failover.advertInterval",
@@ -31,6 +32,9 @@ describe("a failover declaration", () => {
                 reason: '["x"] is not a list of addresses (IPv4 or IPv6) of the other directors' },
         ]);
         expect(model.validateFailover({ virtualRouterId: 1, interface: "lan0", advertInterval: 0.25 })).toEqual([]);
+        expect(model.validateFailover({ virtualRouterId: 1, interface: "lan0", syncDaemons: "master" })).toEqual([
+            { property: "failover.syncDaemons",
+                reason: '"master" is not a way to run the sync daemons: use "both" or "follow"' }]);
         expect(model.validateFailover({ virtualRouterId: 1, interface: "lan0", advertInterval: 0.255 })[0].reason)
             .toMatch(/in hundredths/);
     });
@@ -39,7 +43,7 @@ describe("a failover declaration", () => {
         const s = step({ failover: { virtualRouterId: 46, interface: "lan0", priority: 200 },
             addresses: [{ address: "10.0.0.246", interface: "lan0" }], holder: "director/d1" }, "changes[0]");
         expect(s).toEqual({ kind: "failover", holder: "director/d1", want: { virtualRouterId: 46, priority: 200,
-            advertInterval: 1, preempt: true, interface: "lan0", addresses: [vip] } });
+            advertInterval: 1, preempt: true, interface: "lan0", syncDaemons: "both", addresses: [vip] } });
         expect(() => step({ failover: { virtualRouterId: 46, interface: "lan0" }, addresses: [] }, "changes[0]"))
             .toThrow(/^changes\[0\]\.addresses: \[\] is not a list of addresses: failover moves the director's/);
         expect(() => step({ failover: { interface: "lan0" }, addresses: [vip] }, "changes[0]"))

@@ -1,8 +1,10 @@
 // Planning the director's failover (keepalived's VRRP): the record's failover is what desired.save()
 // writes keepalived's configuration and unit from, after the request; a delete stops keepalived at once.
+// And the sync daemons of a failover that follows the VRRP state, set on each change of state.
 import * as model from "../../model";
 import * as desired from "../desired";
-import { checkCollision, findKeepalived, stopKeepalived, vrrpUnitName } from "../failover";
+import type { Context } from "../context";
+import { checkCollision, findKeepalived, lastState, stopKeepalived, vrrpUnitName } from "../failover";
 import { deleteAddress, listAddresses } from "../host/addresses";
 import { hold, type Planner, release, type StepOf } from "./plan";
 
@@ -43,5 +45,28 @@ export function planDeleteFailover(s: StepOf<"deleteFailover">, p: Planner): voi
         },
         undo: () => [],
         action: `stopped failover (VRRP router ${recorded.virtualRouterId}) and removed its addresses`,
+    });
+}
+
+/** The sync daemons of a failover that follows the VRRP state: the declared daemon of the state (master
+ * on the holder of the addresses) runs, the other does not. Under the node's lock, from the record. */
+export async function followSync(ctx: Context, log: (line: string) => void): Promise<void> {
+    await ctx.exclusive(async () => {
+        const record = desired.load(ctx.stateDir);
+        if (record.failover?.syncDaemons !== "follow") return;
+        const want = model.followedDaemon(lastState(ctx.stateDir).state);
+        const h = await ctx.ipvs();
+        const live = await h.daemons();
+        for (const d of live) if (d.state !== want && record.daemons[d.state]) {
+            await h.stopDaemon(d.state);
+            log(`stopped the ${d.state} sync daemon (VRRP: ${want === "master" ? "MASTER" : "not MASTER"})`);
+        }
+        const declared = record.daemons[want];
+        const running = live.find((d) => d.state === want);
+        if (declared && (!running || model.daemonDiff(declared, running).length)) {
+            if (running) await h.stopDaemon(want);
+            await h.startDaemon(declared);
+            log(`started the ${want} sync daemon on ${declared.mcastInterface} syncid ${declared.syncId}`);
+        }
     });
 }

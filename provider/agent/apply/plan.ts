@@ -13,6 +13,7 @@ import { loadModule, moduleState } from "../host/modules";
 import { getSysctl, setSysctl } from "../host/sysctls";
 import type { IpvsHandle } from "../ipvs/handle";
 import { IpvsWrite, writes as W } from "../ipvs/requests";
+import { lastState } from "../failover";
 import { planDeleteFailover, planFailover } from "./plan-failover";
 import { keyOf, liveRealServer, liveService, rsKey, rsName, Table } from "./table";
 import type { Step } from "./validate";
@@ -276,6 +277,13 @@ async function planStartDaemon(s: StepOf<"startDaemon">, p: Planner): Promise<vo
         fieldsDiff(recordedDaemon && daemonSettings(recordedDaemon), daemonSettings(s.want)), "startDaemon");
     next.daemons[s.want.state] = s.want;
     const live = (await h.daemons()).find((d) => d.state === s.want.state);
+    // A failover that follows the VRRP state runs only the daemon of this director's state (keepalived's
+    // notify switches them, plan-failover.ts followSync).
+    if (next.failover?.syncDaemons === "follow" && s.want.state !== model.followedDaemon(lastState(p.dir).state)) {
+        if (live) plan.push({ ipvs: W.stopDaemon(live.state), undo: () => [W.startDaemon(live)],
+            action: `stopped ${live.state} sync daemon (it follows the VRRP state)` });
+        return;
+    }
     const diff = live ? model.daemonDiff(s.want, live) : [];
     if (live && !diff.length) return;
     if (live) plan.push({ ipvs: W.stopDaemon(live.state), undo: () => [W.startDaemon(live)] });
