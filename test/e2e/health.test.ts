@@ -229,10 +229,11 @@ function buildNext(): string {
     fs.symlinkSync(path.join(root, "node_modules"), path.join(next, "node_modules"));
     return next;
 }
-/** The health daemon's command line on a director, from its pid in health.json. */
+/** The health daemon's command line on a director, from its pid in health.json ("" once that process has
+ * ended: health.json names the new daemon only once it has started). */
 const daemonCommand = async (director: string) => {
     const { daemon } = await health(director);
-    const cmd = await sh(director, `tr '\\0' ' ' < /proc/${daemon.pid}/cmdline`);
+    const cmd = await sh(director, `tr '\\0' ' ' < /proc/${daemon.pid}/cmdline 2>/dev/null; true`);
     return { pid: daemon.pid as number, cmd: cmd.trim() };
 };
 
@@ -253,7 +254,10 @@ test("changing a check is an update in place; a real server removed takes its ch
         expect(unit.trim(), d).not.toBe(before[i].cmd);
         const deadline = Date.now() + 20_000;
         let now = await daemonCommand(d);
-        while (now.pid === before[i].pid && Date.now() < deadline) { await sleep(500); now = await daemonCommand(d); }
+        while ((now.pid === before[i].pid || !now.cmd) && Date.now() < deadline) {
+            await sleep(500);
+            now = await daemonCommand(d);
+        }
         expect(now.cmd, d).toBe(unit.trim());
     }
     // The new check starts from the real servers' last state: no server lost its weight.
