@@ -264,8 +264,12 @@ test("changing a check is an update in place; a real server removed takes its ch
     expect(await weights("director1", web)).toEqual({ [rs1]: 1, [rs2]: 1 });
     expect(await weights("director1", alt)).toEqual({ [rs1]: 1 });
     const h = await health("director1");
-    await sleep(3000);
-    const later = await health("director1");
+    // The daemon restarted on the new agent records each endpoint once it has checked it.
+    let later = await health("director1");
+    for (const deadline = Date.now() + 30_000; Object.keys(later.endpoints).length < 7 && Date.now() < deadline;) {
+        await sleep(500);
+        later = await health("director1");
+    }
     expect(Object.keys(later.endpoints)).toHaveLength(7);
     const http = Object.keys(later.endpoints).map((k) => JSON.parse(k)).filter((k) => k.type === "http");
     expect(http.map((k) => k.interval)).toEqual([2, 2]);

@@ -1,8 +1,9 @@
 // The agent's failover against a lab host's own keepalived situation (rs3, through the provider's client):
 // a node without keepalived is told how to install it, and nothing is applied; a keepalived the node runs
 // for its own purposes is left alone, unless it speaks for the same virtual router, which is refused; a
-// failover's delete stops our keepalived and removes its address. Owns VRRP routers 77 and 78 and the
-// addresses 10.0.0.77 and 10.0.0.78 on rs3's lan0.
+// failover's delete stops our keepalived and removes its address; two directors with unicast peers (rs2
+// and rs3 here) elect one master without multicast. Owns VRRP routers 77 to 79 and the addresses 10.0.0.77
+// to 10.0.0.79 on rs2's and rs3's lan0.
 import { afterAll, expect, test } from "vitest";
 import { agentFor, closeAgents } from "../../provider/client";
 import { closeLab, labConnection, sh } from "../lab";
@@ -11,17 +12,19 @@ const host = "rs3";
 const state = "/var/lib/pulumi-lvs";
 const own = "/tmp/pulumi-lvs-test-own-keepalived";
 const holder = "test/failover";
-const apply = async (changes: unknown[]) =>
-    (await agentFor(labConnection(host))).request<{ actions: string[] }>("apply", { changes });
-const failover = (virtualRouterId: number, address: string) => ({
-    failover: { virtualRouterId, interface: "lan0", priority: 50 },
+const apply = async (changes: unknown[], on = host) =>
+    (await agentFor(labConnection(on))).request<{ actions: string[] }>("apply", { changes });
+const failover = (virtualRouterId: number, address: string, more: Record<string, unknown> = {}) => ({
+    failover: { virtualRouterId, interface: "lan0", priority: 50, ...more },
     addresses: [{ address, interface: "lan0" }], holder,
 });
+const holds = async (h: string, address: string) =>
+    (await sh(h, "ip -o addr show dev lan0")).includes(` ${address}/32 `);
 const record = async () => JSON.parse(await sh(host, `cat ${state}/desired.json 2>/dev/null || echo '{}'`));
 const alive = async (pid: number) => (await sh(host, `kill -0 ${pid} 2>/dev/null && echo yes || echo no`)).trim();
 
 afterAll(async () => {
-    await apply([{ deleteFailover: true, holder }]).catch(() => undefined);
+    for (const h of ["rs2", host]) await apply([{ deleteFailover: true, holder }], h).catch(() => undefined);
     await sh(host, `umount /usr/local/sbin/keepalived 2>/dev/null; kill $(cat ${own}.pid 2>/dev/null) 2>/dev/null; ` +
         `sleep 1; rm -f ${own}.*; ip addr del 10.0.0.77/32 dev lan0 2>/dev/null; true`).catch(() => undefined);
     await closeAgents();
@@ -76,4 +79,28 @@ test("a keepalived of the node's own is left alone, unless it speaks for the sam
     expect(await sh(host, `ls ${state}`)).not.toMatch(/keepalived\.(conf|pid)|pulumi-lvs-keepalived\.service/);
     // The node's own was never touched.
     expect(await alive(ownPid)).toBe("yes");
+});
+
+test("two directors with unicast peers elect one master: the one of higher priority holds the address", async () => {
+    await apply([failover(79, "10.0.0.79", { priority: 100, unicastPeers: ["10.0.0.23"] })], "rs2");
+    await apply([failover(79, "10.0.0.79", { priority: 50, unicastPeers: ["10.0.0.22"] })], "rs3");
+    try {
+        for (const deadline = Date.now() + 20_000; !(await holds("rs2", "10.0.0.79"));) {
+            if (Date.now() > deadline) throw new Error("rs2 did not take 10.0.0.79");
+            await new Promise((r) => setTimeout(r, 300));
+        }
+        // Long past three advertisements: rs3 hears rs2 over unicast and stays the backup.
+        await new Promise((r) => setTimeout(r, 5000));
+        expect(await holds("rs3", "10.0.0.79")).toBe(false);
+        expect(await holds("rs2", "10.0.0.79")).toBe(true);
+        for (const [h, peer] of [["rs2", "10.0.0.23"], ["rs3", "10.0.0.22"]]) {
+            expect(await sh(h, `cat ${state}/keepalived.conf`))
+                .toContain(`    unicast_peer {\n        ${peer}\n    }\n`);
+            // keepalived says which socket it speaks on: unicast to the peer, not multicast.
+            expect(await sh(h, `grep 'VRRP sockpool' ${state}/keepalived.log | tail -1`), h).toMatch(/ unicast, /);
+        }
+    } finally {
+        for (const h of ["rs2", "rs3"]) await apply([{ deleteFailover: true, holder }], h);
+    }
+    for (const h of ["rs2", "rs3"]) expect(await holds(h, "10.0.0.79"), h).toBe(false);
 });
