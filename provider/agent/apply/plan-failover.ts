@@ -16,16 +16,18 @@ const O = desired.objectName;
 export function planFailover(s: StepOf<"failover">, p: Planner): void {
     const recorded = p.next.failover;
     const { keepalived: _, ...was } = recorded ?? { keepalived: "" };
-    hold(p, O.failover(), s.holder, recorded ? model.differingFields(was, s.want as never) : [], "failover");
+    const diff = recorded ? model.differingFields(was, { ...s.want }) : [];
+    hold(p, O.failover(), s.holder, diff, "failover");
     const keepalived = findKeepalived();
     checkCollision(p.dir, s.want);
     p.next.failover = { ...s.want, keepalived };
     if (!recorded) p.plan.push({ host: async () => undefined, undo: () => [],
         action: `started failover: VRRP router ${s.want.virtualRouterId} priority ${s.want.priority} on ` +
             `${s.want.interface} for ${s.want.addresses.map((a) => a.address).join(", ")} (keepalived)` });
-    else if (JSON.stringify(recorded) !== JSON.stringify(p.next.failover))
+    else if (diff.length || recorded.keepalived !== keepalived)
         p.plan.push({ host: async () => undefined, undo: () => [],
-            action: `changed failover: ${model.differingFields(was, s.want as never).join(", ")}` });
+            action: `changed failover: ${[...diff, ...(recorded.keepalived !== keepalived ? ["keepalived"] : [])]
+                .join(", ")}` });
 }
 
 /** Stops keepalived (it gives the addresses up as it stops) and removes those it still held. */
