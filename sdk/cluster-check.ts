@@ -7,7 +7,8 @@ const clusterFields = ["director", "backup", "sync", "failover", "dos", "service
 const directorFields = ["connection", "interface", "timeouts", "address"];
 /** The settings of a cluster's failover: a director's, but the priority, the interface and the peers
  * (each director's own), and unicast. */
-export const failoverNames = ["virtualRouterId", "advertInterval", "preempt", "syncDaemons"] as const;
+export const failoverNames =
+    ["virtualRouterId", "advertInterval", "downTimerAdverts", "preempt", "syncDaemons"] as const;
 const nodeFields = ["connection", "arpInterface"];
 /** The settings of a cluster's sync: a daemon's, but the interface (each director's own). */
 export const syncNames = model.syncFieldNames.filter((f) => f !== "interface");

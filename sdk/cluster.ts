@@ -58,8 +58,10 @@ export type ClusterSync = Omit<SyncDaemon, "interface">;
 export interface ClusterFailover {
     /** 1 to 255: the same on both directors, and no other pair's on that network. */
     virtualRouterId: number;
-    /** Seconds between advertisements (1): the backup takes over after about 3 are missed. */
+    /** Seconds between advertisements (1): the backup takes over after `downTimerAdverts` are missed. */
     advertInterval?: number;
+    /** Advertisements the backup misses before it takes over, 1 to 100 (3). */
+    downTimerAdverts?: number;
     /** Whether the director takes the VIPs back from the backup when it comes back (true). */
     preempt?: boolean;
     /** VRRP to each other's `address` rather than to multicast 224.0.0.18 (false). */
@@ -144,6 +146,7 @@ export class Cluster extends pulumi.ComponentResource {
                 virtualRouterId: failover.virtualRouterId, priority: state === "master" ? 200 : 100,
                 interface: d.interface,
                 ...(failover.advertInterval !== undefined ? { advertInterval: failover.advertInterval } : {}),
+                ...(failover.downTimerAdverts !== undefined ? { downTimerAdverts: failover.downTimerAdverts } : {}),
                 ...(failover.preempt !== undefined ? { preempt: failover.preempt } : {}),
                 ...(failover.syncDaemons !== undefined ? { syncDaemons: failover.syncDaemons } : {}),
                 ...(failover.unicast ? { unicastPeers: [other(state)!.address!] } : {}),

@@ -2,14 +2,15 @@
 // service, 10.0.0.246:80 round robin over three real servers, and the same VIP with failover: VRRP
 // (virtual router 46, an advertisement every second), spoken by keepalived, which pulumi-lvs runs on
 // each director with a configuration of VRRP only. director1 (priority 200) holds the VIP while it runs;
-// director2 (priority 100) takes it when about three of director1's advertisements are missed (its
-// keepalived killed, its interface down, the host gone), and gives it back when director1 returns,
+// director2 (priority 100) takes it when two of director1's advertisements are missed, 2.61 s after the
+// last (its keepalived killed, its interface down, the host gone), and gives it back when director1 returns,
 // unless preempt is false (stack config `preempt`). Each director runs both sync daemons (sync id 46),
 // so the open connections of whichever holds the VIP are in the other's connection table, and survive a
 // failover and the failback. The real servers hold the VIP on lo with ARP for it silenced, and answer
-// the clients directly. As keepalived.conf's vrrp_instance on each director (state BACKUP, nopreempt
-// when preempt is false), `ipvsadm --start-daemon master` and `backup` on both, the same `ipvsadm -A` /
-// `-a ... -g` on both, and `ip addr add VIP/32 dev lo` and the arp sysctls on each real server.
+// the clients directly. As keepalived.conf's vrrp_instance on each director (state BACKUP,
+// down_timer_adverts 2, nopreempt when preempt is false), `ipvsadm --start-daemon master` and `backup`
+// on both, the same `ipvsadm -A` / `-a ... -g` on both, and `ip addr add VIP/32 dev lo` and the arp
+// sysctls on each real server.
 import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "pulumi-lvs";
 import { connection } from "../lab";
@@ -25,7 +26,8 @@ const directors = pair.map(({ name, priority }) => {
     const director = new lvs.Director(name, {
         connection: connection(name),
         addresses: [{ address: vip, interface: "lan0" }],
-        failover: { virtualRouterId: 46, priority, interface: "lan0", advertInterval: 1, preempt },
+        failover: { virtualRouterId: 46, priority, interface: "lan0", advertInterval: 1, downTimerAdverts: 2,
+            preempt },
         sync: { master: { interface: "lan0", syncId }, backup: { interface: "lan0", syncId } },
     });
     const web = new lvs.VirtualService(`${name}-web`,

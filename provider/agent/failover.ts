@@ -111,6 +111,8 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
         `    virtual_router_id ${f.virtualRouterId}`,
         `    priority ${f.priority}`,
         `    advert_int ${f.advertInterval}`,
+        // keepalived's default is VRRP's 3 (and a record of an older agent has none).
+        ...(f.downTimerAdverts && f.downTimerAdverts !== 3 ? [`    down_timer_adverts ${f.downTimerAdverts}`] : []),
         ...(f.preempt ? [] : ["    nopreempt"]),
         ...(f.unicastPeers ? ["    unicast_peer {", ...f.unicastPeers.map((p) => `        ${p}`), "    }"] : []),
         "    virtual_ipaddress {",

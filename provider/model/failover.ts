@@ -13,9 +13,13 @@ export interface FailoverSpec {
     virtualRouterId: number;
     /** 1 to 254 (100): the running director of highest priority holds the addresses (priority). */
     priority?: number;
-    /** Seconds between advertisements, 0.01 to 40.95 (1): a backup takes over after about 3 of them are
-     * missed (advert_int; VRRP version 3, which takes hundredths of a second). */
+    /** Seconds between advertisements, 0.01 to 40.95 (1): a backup takes over after `downTimerAdverts` of
+     * them are missed (advert_int; VRRP version 3, which takes hundredths of a second). */
     advertInterval?: number;
+    /** How many advertisements a backup misses before it takes over, 1 to 100 (3, as VRRP says): it waits
+     * this many intervals plus (256 - its priority) / 256 of one (down_timer_adverts). Fewer is a faster
+     * failover, and a lost packet or two more likely to move the addresses. */
+    downTimerAdverts?: number;
     /** Whether a director of higher priority that comes back takes the addresses back (true; keepalived's
      * nopreempt when false). */
     preempt?: boolean;
@@ -45,6 +49,8 @@ export const failoverAttributes = {
     priority: { rule: intRule(1, 254, "a VRRP priority", "an integer from 1 to 254"), default: 100,
         keepalived: "priority" },
     advertInterval: { rule: advert, default: 1, keepalived: "advert_int" },
+    downTimerAdverts: { rule: intRule(1, 100, "a number of advertisements", "an integer from 1 to 100"), default: 3,
+        keepalived: "down_timer_adverts" },
     preempt: { rule: booleanRule, default: true, keepalived: "nopreempt" },
     interface: { rule: interfaceNameProblem as Rule, keepalived: "interface" },
     unicastPeers: { rule: peers, keepalived: "unicast_peer" },
@@ -59,6 +65,7 @@ export interface Failover {
     virtualRouterId: number;
     priority: number;
     advertInterval: number;
+    downTimerAdverts: number;
     preempt: boolean;
     interface: string;
     unicastPeers?: string[];
@@ -91,6 +98,7 @@ export function normalizeFailover(spec: FailoverSpec, addresses: Failover["addre
         virtualRouterId: spec.virtualRouterId,
         priority: spec.priority ?? failoverAttributes.priority.default,
         advertInterval: spec.advertInterval ?? failoverAttributes.advertInterval.default,
+        downTimerAdverts: spec.downTimerAdverts ?? failoverAttributes.downTimerAdverts.default,
         preempt: spec.preempt ?? failoverAttributes.preempt.default,
         interface: spec.interface,
         ...(spec.unicastPeers ? { unicastPeers: spec.unicastPeers } : {}),

@@ -180,14 +180,15 @@ describe("Cluster", () => {
     it("with failover, both directors declare the VIPs with their priorities (200, 100), and run both sync " +
         "daemons", async () => {
         const { made } = await cluster({
-            failover: { virtualRouterId: 51, advertInterval: 0.5, preempt: false, syncDaemons: "follow" } });
+            failover: { virtualRouterId: 51, advertInterval: 0.5, downTimerAdverts: 2, preempt: false,
+                syncDaemons: "follow" } });
         const d = Object.fromEntries(byType(made, "Director").map((r) => [r.name, r.inputs]));
         const vips = [{ address: "10.0.0.251", interface: "lan0" }, { address: "10.0.0.252", interface: "lan0" }];
         for (const [name, priority] of [["staging-director", 200], ["staging-backup", 100]] as const) {
             expect(d[name].addresses, name).toEqual(vips);
             expect(d[name].failover, name).toEqual(
-                { virtualRouterId: 51, priority, interface: "lan0", advertInterval: 0.5, preempt: false,
-                    syncDaemons: "follow" });
+                { virtualRouterId: 51, priority, interface: "lan0", advertInterval: 0.5, downTimerAdverts: 2,
+                    preempt: false, syncDaemons: "follow" });
             expect(d[name].sync, name).toEqual(
                 { master: { interface: "lan0", syncId: 51 }, backup: { interface: "lan0", syncId: 51 } });
         }
@@ -206,8 +207,8 @@ describe("Cluster", () => {
                 a.backup.address = "d2";
             }));
             expect(problems(e)).toEqual([
-                'failover.vrid: unknown field "vrid" (allowed: virtualRouterId, advertInterval, preempt, ' +
-                    'syncDaemons, unicast)',
+                'failover.vrid: unknown field "vrid" (allowed: virtualRouterId, advertInterval, downTimerAdverts, ' +
+                    'preempt, syncDaemons, unicast)',
                 "failover.virtualRouterId: 256 is not a virtual router id: an integer from 1 to 255",
                 "failover.advertInterval: 0.001 is not an advertisement interval: 0.01 to 40.95 seconds, in hundredths",
                 'failover.preempt: "no" is not a boolean',

@@ -12,20 +12,22 @@ describe("a failover declaration", () => {
     it("takes the defaults of keepalived's VRRP: priority 100, an advertisement a second, preempt", () => {
         expect(model.validateFailover({ virtualRouterId: 46, interface: "lan0" })).toEqual([]);
         expect(model.normalizeFailover({ virtualRouterId: 46, interface: "lan0" }, [vip])).toEqual({
-            virtualRouterId: 46, priority: 100, advertInterval: 1, preempt: true, interface: "lan0",
-            syncDaemons: "both", addresses: [vip],
+            virtualRouterId: 46, priority: 100, advertInterval: 1, downTimerAdverts: 3, preempt: true,
+            interface: "lan0", syncDaemons: "both", addresses: [vip],
         });
     });
 
     it("names each bad field with its value and rule", () => {
-        expect(model.validateFailover({ priority: 255, advertInterval: 41, preempt: 1, interface: "a b",
-            unicastPeers: ["x"], vrid: 1 })).toEqual([
+        expect(model.validateFailover({ priority: 255, advertInterval: 41, downTimerAdverts: 0, preempt: 1,
+            interface: "a b", unicastPeers: ["x"], vrid: 1 })).toEqual([
             { property: "failover.vrid", reason: 'unknown failover field "vrid" (allowed: virtualRouterId, priority, ' +
-                "advertInterval, preempt, interface, unicastPeers, syncDaemons)" },
+                "advertInterval, downTimerAdverts, preempt, interface, unicastPeers, syncDaemons)" },
             { property: "failover.virtualRouterId", reason: "is required (virtual_router_id in keepalived)" },
             { property: "failover.priority", reason: "255 is not a VRRP priority: an integer from 1 to 254" },
             { property: "failover.advertInterval",
                 reason: "41 is not an advertisement interval: 0.01 to 40.95 seconds, in hundredths" },
+            { property: "failover.downTimerAdverts",
+                reason: "0 is not a number of advertisements: an integer from 1 to 100" },
             { property: "failover.preempt", reason: "1 is not a boolean" },
             { property: "failover.interface", reason: expect.stringMatching(/^interface name "a b" is invalid/) },
             { property: "failover.unicastPeers",
@@ -43,7 +45,8 @@ describe("a failover declaration", () => {
         const s = step({ failover: { virtualRouterId: 46, interface: "lan0", priority: 200 },
             addresses: [{ address: "10.0.0.246", interface: "lan0" }], holder: "director/d1" }, "changes[0]");
         expect(s).toEqual({ kind: "failover", holder: "director/d1", want: { virtualRouterId: 46, priority: 200,
-            advertInterval: 1, preempt: true, interface: "lan0", syncDaemons: "both", addresses: [vip] } });
+            advertInterval: 1, downTimerAdverts: 3, preempt: true, interface: "lan0", syncDaemons: "both",
+            addresses: [vip] } });
         expect(() => step({ failover: { virtualRouterId: 46, interface: "lan0" }, addresses: [] }, "changes[0]"))
             .toThrow(/^changes\[0\]\.addresses: \[\] is not a list of addresses: failover moves the director's/);
         expect(() => step({ failover: { interface: "lan0" }, addresses: [vip] }, "changes[0]"))
@@ -64,7 +67,12 @@ describe("keepalived's configuration", () => {
             "    virtual_router_id 46\n    priority 200\n    advert_int 1\n    virtual_ipaddress {\n" +
             "        10.0.0.246/32 dev lan0\n    }\n");
         expect(conf).toContain(`    notify "${notify.join(" ")}"\n`);
-        expect(conf).not.toMatch(/virtual_server|lvs_sync_daemon|nopreempt|unicast_peer|track_script/);
+        expect(conf).not.toMatch(/virtual_server|lvs_sync_daemon|nopreempt|unicast_peer|track_script|down_timer/);
+    });
+
+    it("says down_timer_adverts when it is not VRRP's 3", () => {
+        expect(keepalivedConf({ ...f, downTimerAdverts: 2 }, { notify }))
+            .toContain("    advert_int 1\n    down_timer_adverts 2\n    virtual_ipaddress {\n");
     });
 
     it("says nopreempt and unicast peers when declared, and tracks the health daemon when there is one", () => {
