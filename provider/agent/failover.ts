@@ -7,7 +7,7 @@
 // keeps the last one in vrrp.json for refresh.
 import * as fs from "fs";
 import * as path from "path";
-import { canonicalAddress, type Failover, type FailoverState } from "../model";
+import { canonicalAddress, type Failover, failoverAttributes, type FailoverState } from "../model";
 import { AgentError } from "../model/protocol";
 import { writeAtomic } from "./files";
 import { listAddresses } from "./host/addresses";
@@ -111,8 +111,9 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
         `    virtual_router_id ${f.virtualRouterId}`,
         `    priority ${f.priority}`,
         `    advert_int ${f.advertInterval}`,
-        // keepalived's default is VRRP's 3 (and a record of an older agent has none).
-        ...(f.downTimerAdverts && f.downTimerAdverts !== 3 ? [`    down_timer_adverts ${f.downTimerAdverts}`] : []),
+        // Left out at keepalived's default, which is ours (VRRP's); a record of an older agent has none.
+        ...(f.downTimerAdverts && f.downTimerAdverts !== failoverAttributes.downTimerAdverts.default
+            ? [`    down_timer_adverts ${f.downTimerAdverts}`] : []),
         ...(f.preempt ? [] : ["    nopreempt"]),
         ...(f.unicastPeers ? ["    unicast_peer {", ...f.unicastPeers.map((p) => `        ${p}`), "    }"] : []),
         "    virtual_ipaddress {",
