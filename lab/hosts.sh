@@ -72,7 +72,13 @@ host_up() { # name
 }
 
 host_down() { # name
-  local pids
+  local pids dev
+  # Off its networks first, as a host that loses power is at once. Deleting a namespace tears down its
+  # IPVS table before its interfaces: a host still on the lan in that moment answered its clients' packets
+  # for a VIP it still held from its own TCP stack, with resets a real host never sends.
+  for dev in $(ip -n "$1" -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
+    ip -n "$1" link set "$dev" down
+  done
   pids=$(ip netns pids "$1")
   [ -z "$pids" ] || kill -9 $pids 2>/dev/null
   ip netns del "$1"

@@ -7,11 +7,21 @@ import type { ConnectionArgs } from "./connection";
 
 export type Kind = "director" | "virtualService" | "realServer" | "realServerNode" | "dosProtection";
 
+const providers = new Map<Kind, pulumi.dynamic.ResourceProvider>();
+
 /**
  * The provider Pulumi serializes into the state: a stub that requires this package when it runs, so
- * refresh and delete run the installed version's code, and nothing (no credential) is captured.
+ * refresh and delete run the installed version's code, and nothing (no credential) is captured. One
+ * object per kind: @pulumi/pulumi serializes each provider object once (its cache is keyed by the object),
+ * so every resource of a kind shares that work.
  */
 export function provider(kind: Kind): pulumi.dynamic.ResourceProvider {
+    let p = providers.get(kind);
+    if (!p) providers.set(kind, p = stub(kind));
+    return p;
+}
+
+function stub(kind: Kind): pulumi.dynamic.ResourceProvider {
     return {
         check: (olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].check(olds, news),
         diff: (id, olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].diff(id, olds, news),
