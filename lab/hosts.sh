@@ -72,13 +72,14 @@ host_up() { # name
 }
 
 host_down() { # name
-  local pids dev
+  local pids dev devs
   # Off its networks first, as a host that loses power is at once. Deleting a namespace tears down its
   # IPVS table before its interfaces: a host still on the lan in that moment answered its clients' packets
   # for a VIP it still held from its own TCP stack, with resets a real host never sends.
-  for dev in $(ip -n "$1" -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1); do
-    ip -n "$1" link set "$dev" down
-  done
+  devs=$(ip -n "$1" -o link show | awk -F': ' '{ print $2 }' | cut -d@ -f1)
+  # When it went (the lab's clock, ms), for tests that time a failover.
+  echo "lab: $1 down at $(date +%s%3N)"
+  for dev in $devs; do echo "link set dev $dev down"; done | ip -n "$1" -batch -
   pids=$(ip netns pids "$1")
   [ -z "$pids" ] || kill -9 $pids 2>/dev/null
   ip netns del "$1"
@@ -122,6 +123,5 @@ if [ "${1:-}" = supervise ]; then supervise "$2"; fi
 if [ "${1:-}" = reboot ]; then
   [ -n "${2:-}" ] && lab_names | grep -qx "$2" \
     || { echo "usage: hosts.sh reboot NAME (one of: $(lab_names | tr '\n' ' '))" >&2; exit 2; }
-  # When its processes died and its network went (the lab's clock, ms), for tests that time a failover.
-  host_down "$2" && echo "lab: $2 down at $(date +%s%3N)" && host_up "$2"
+  host_down "$2" && host_up "$2"
 fi

@@ -17,7 +17,8 @@ const arches: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
 
 interface Package {
     hash: string;
-    script: Buffer;
+    /** agent.js (what command lines name) and code.js (the agent, which agent.js runs). */
+    scripts: Array<{ name: string; data: Buffer }>;
     binding(arch: string): Buffer;
 }
 
@@ -25,11 +26,13 @@ let pkg: Package | undefined;
 /** The built agent (lib/agent) and its content hash over every file. */
 export function agentPackage(): Package {
     if (!pkg) {
-        const script = fs.readFileSync(path.join(agentDir, "agent.js"));
-        const h = crypto.createHash("sha256").update(script);
+        const scripts = ["agent.js", "code.js"]
+            .map((name) => ({ name, data: fs.readFileSync(path.join(agentDir, name)) }));
+        const h = crypto.createHash("sha256");
+        for (const s of scripts) h.update(s.data);
         for (const a of Object.values(arches)) h.update(fs.readFileSync(path.join(agentDir, `netlink-${a}.node`)));
         const binding = (a: string) => fs.readFileSync(path.join(agentDir, `netlink-${a}.node`));
-        pkg = { hash: h.digest("hex").slice(0, 16), script, binding };
+        pkg = { hash: h.digest("hex").slice(0, 16), scripts, binding };
     }
     return pkg;
 }
@@ -228,7 +231,7 @@ async function install(client: Client, node: string, dir: string, machine: strin
         `the agent ships its netlink binding for ${Object.keys(arches).join(" and ")}`);
     const p = agentPackage();
     const archive = tar([
-        { name: "agent.js", data: p.script, mode: 0o644 },
+        ...p.scripts.map((f) => ({ ...f, mode: 0o644 })),
         { name: "netlink.node", data: p.binding(arch), mode: 0o755 },
     ]);
     const tmp = `${dir}.tmp.$$`;

@@ -1,6 +1,7 @@
-// Builds the node agent into lib/agent/: one file (agent.js, the agent and everything it requires) plus
+// Builds the node agent into lib/agent/: code.js (the agent and everything it requires, in one file),
+// agent.js (which runs code.js through a V8 code cache: provider/agent/loader.ts), and
 // netlink-<arch>.node, the netlink package's prebuilt binding for each architecture it ships. The
-// provider uploads agent.js and the binding for the node's architecture, as netlink.node beside it.
+// provider uploads agent.js, code.js and the binding for the node's architecture, as netlink.node beside them.
 const esbuild = require("esbuild");
 const fs = require("fs");
 const path = require("path");
@@ -13,8 +14,18 @@ fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 async function main() {
 await esbuild.build({
-    entryPoints: [path.join(root, "provider", "agent", "main.ts")],
+    entryPoints: [path.join(root, "provider", "agent", "loader.ts")],
     outfile: path.join(out, "agent.js"),
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    legalComments: "none",
+    logLevel: "warning",
+});
+await esbuild.build({
+    entryPoints: [path.join(root, "provider", "agent", "main.ts")],
+    outfile: path.join(out, "code.js"),
     bundle: true,
     platform: "node",
     target: "node18",
@@ -41,7 +52,7 @@ for (const arch of ["x64", "arm64"]) {
     fs.copyFileSync(path.join(prebuilds, `linux-${arch}`, "node.napi.node"), path.join(out, `netlink-${arch}.node`));
 }
 const size = (f) => (fs.statSync(path.join(out, f)).size / 1024).toFixed(0);
-console.log(`agent ${version}: lib/agent/agent.js ${size("agent.js")} KiB, ` +
+console.log(`agent ${version}: lib/agent/code.js ${size("code.js")} KiB, agent.js ${size("agent.js")} KiB, ` +
     `netlink-x64.node ${size("netlink-x64.node")} KiB`);
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -204,7 +204,8 @@ describe("agent install by content hash", () => {
         const dir = `/home/operator/.pulumi-lvs/agent/${agentPackage().hash}`;
         const c = as("rs2", "operator", { sudo: true });
         await sh("rs2", "rm -rf /home/operator/.pulumi-lvs");
-        const stat = () => sh("rs2", `stat -c '%i %Y %Z %U %a %n' ${dir} ${dir}/agent.js ${dir}/netlink.node; ` +
+        // The files, not their folder: the first session leaves its code cache there.
+        const stat = () => sh("rs2", `cd ${dir} && stat -c '%i %Y %Z %U %a ${dir}/%n' agent.js code.js netlink.node; ` +
             `ls -a /home/operator/.pulumi-lvs/agent`).then((s) => s.trim());
         const first = await startSession(c);
         let installed: string;
@@ -212,11 +213,14 @@ describe("agent install by content hash", () => {
             expect((await first.request<{ agent: { hash: string } }>("probe")).agent.hash).toBe(agentPackage().hash);
             installed = await stat();
             expect(installed)
-                .toMatch(new RegExp(`operator 644 ${dir}/agent.js\n.* operator 755 ${dir}/netlink.node\n`));
+                .toMatch(new RegExp(`^.* operator 644 ${dir}/agent.js\n.* operator 644 ${dir}/code.js\n` +
+                    `.* operator 755 ${dir}/netlink.node\n`));
             expect(installed.split("\n").slice(3))
                 .toEqual([".", "..", agentPackage().hash]); // no leftover temporary folder
-            const sha = crypto.createHash("sha256").update(agentPackage().script).digest("hex");
-            expect(await sh("rs2", `sha256sum < ${dir}/agent.js`)).toBe(`${sha}  -\n`);
+            for (const f of agentPackage().scripts) {
+                const sha = crypto.createHash("sha256").update(f.data).digest("hex");
+                expect(await sh("rs2", `sha256sum < ${dir}/${f.name}`), f.name).toBe(`${sha}  -\n`);
+            }
         } finally { first.close(); }
         const second = await startSession(c);
         try {
@@ -224,6 +228,10 @@ describe("agent install by content hash", () => {
         } finally { second.close(); }
         // The same inodes and change times: nothing was unpacked or replaced the second time.
         expect(await stat()).toBe(installed);
+        // The first session (root, through sudo) left the code cache its successors start from.
+        const node = (await sh("rs2", "node -p 'process.version + \"-\" + process.arch'")).trim();
+        expect((await sh("rs2", `ls ${dir}`)).trim().split("\n").sort())
+            .toEqual(["agent.js", "code.js", `code-${node}.cache`, "netlink.node"].sort());
     });
 });
 
