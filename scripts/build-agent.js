@@ -12,25 +12,15 @@ const version = require(path.join(root, "package.json")).version;
 
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
-async function main() {
-await esbuild.build({
-    entryPoints: [path.join(root, "provider", "agent", "loader.ts")],
-    outfile: path.join(out, "agent.js"),
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    legalComments: "none",
-    logLevel: "warning",
+// One file for Node.js 18 or newer, with everything it requires but Node's own modules.
+const bundle = (entry, file) => ({
+    entryPoints: [path.join(root, "provider", "agent", entry)], outfile: path.join(out, file),
+    bundle: true, platform: "node", target: "node18", format: "cjs", legalComments: "none", logLevel: "warning",
 });
+async function main() {
+await esbuild.build(bundle("loader.ts", "agent.js"));
 await esbuild.build({
-    entryPoints: [path.join(root, "provider", "agent", "main.ts")],
-    outfile: path.join(out, "code.js"),
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    legalComments: "none",
+    ...bundle("main.ts", "code.js"),
     minify: true,
     sourcemap: false,
     define: { AGENT_VERSION: JSON.stringify(version) },
@@ -45,7 +35,6 @@ await esbuild.build({
             }));
         },
     }],
-    logLevel: "warning",
 });
 const prebuilds = path.join(root, "node_modules", "netlink", "prebuilds");
 for (const arch of ["x64", "arm64"]) {
