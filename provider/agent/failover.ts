@@ -96,11 +96,15 @@ export function keepalivedConf(f: Failover, hooks: Hooks): string {
     ];
     if (hooks.healthPidFile) lines.push(
         "vrrp_script pulumi_lvs_health {",
-        `    script "/bin/sh -c 'kill -0 $(cat ${hooks.healthPidFile})'"`,
+        // One process (the shell's builtins read the pid and ask), every 2 s. A script that has not answered
+        // in 10 s fails: with 2 s, a director whose CPUs were busy for a moment (the lab's, emulated, under
+        // load) went to FAULT and back every minute, and each change ran the notify hook, which kept them busy.
+        `    script "/bin/sh -c 'read p < ${hooks.healthPidFile} && kill -0 $p'"`,
         "    interval 2",
-        "    timeout 2",
-        // Two failures in a row: a daemon restarted within 4 s (Restart=always, RestartSec=1) moves nothing.
-        "    fall 2",
+        "    timeout 10",
+        // Three failures in a row (6 s): a daemon restarted by its unit (Restart=always, RestartSec=1) moves
+        // nothing.
+        "    fall 3",
         "    rise 1",
         "    weight 0",
         "}");

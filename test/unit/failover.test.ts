@@ -80,8 +80,8 @@ describe("keepalived's configuration", () => {
             { notify, healthPidFile: "/var/lib/pulumi-lvs/health.pid" });
         expect(conf).toContain("    nopreempt\n    unicast_peer {\n        10.0.0.12\n    }\n");
         expect(conf).toContain("vrrp_script pulumi_lvs_health {\n" +
-            "    script \"/bin/sh -c 'kill -0 $(cat /var/lib/pulumi-lvs/health.pid)'\"\n    interval 2\n" +
-            "    timeout 2\n    fall 2\n    rise 1\n    weight 0\n}\n");
+            "    script \"/bin/sh -c 'read p < /var/lib/pulumi-lvs/health.pid && kill -0 $p'\"\n    interval 2\n" +
+            "    timeout 10\n    fall 3\n    rise 1\n    weight 0\n}\n");
         expect(conf).toContain("    track_script {\n        pulumi_lvs_health\n    }\n");
     });
 
