@@ -1,6 +1,7 @@
 // Health checks as pure logic: the check's rules (at preview, through the providers' check), its
 // defaults, the kernel's form of a real server by its health, quorum with hysteresis, one endpoint for
-// the real servers that share a check, and the writes the health daemon makes for a service.
+// the real servers that share a check, the writes the health daemon makes for a service, and the daemon
+// itself against a fake kernel (a real server it checks over TCP on this machine).
 import { describe, expect, it } from "vitest";
 import * as model from "../../provider/model";
 import { convergeService, quorumOf } from "../../provider/agent/health/converge";
@@ -186,4 +187,60 @@ describe("what the health daemon writes for a service", () => {
         const h: HealthState = { version: 1, endpoints: {}, quorum: {}, servers: { [`${key} 10.1.0.21|8226`]: true } };
         expect(convergeService(key, record(), h, live(a, { ...b, weight: 0 })).actions).toEqual([]);
     });
+});
+
+describe("the health daemon, against a fake kernel", () => {
+    it("retries a change it could not apply within 5 s, not at the next change of state", async () => {
+        const net = await import("net");
+        const fs = await import("fs");
+        const os = await import("os");
+        const path = await import("path");
+        const { HealthDaemon } = await import("../../provider/agent/health/daemon");
+        // A real server that answers: its tcp check passes at once.
+        const server = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+        await new Promise((r) => server.once("listening", r));
+        const port = (server.address() as { port: number }).port;
+        const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-daemon-"));
+        const declared = { ...rs("127.0.0.1"), port };
+        fs.writeFileSync(path.join(stateDir, "desired.json"), JSON.stringify({
+            version: 2, services: { [key]: { service: svc, realServers: { [`127.0.0.1|${port}`]: declared },
+                health: { healthCheck: model.normalizeHealthCheck({ type: "tcp", interval: 1, timeout: 1 }) } } },
+            daemons: {}, sysctls: {}, holders: {}, addresses: {}, modules: [], found: {},
+        }));
+        // The kernel has it at weight 0 (down until proven). The daemon's first write (at its start) goes
+        // through; the second (the check passed) fails, as a busy node's netlink socket may.
+        const live = [{ ...declared, weight: 0 }];
+        const lines: string[] = [], written: string[] = [];
+        let calls = 0;
+        const kernel = {
+            destinations: async () => live,
+            writeAll: async (ws: Array<{ op: string }>) => {
+                written.push(...ws.map((w) => w.op));
+                return ws.map(() => undefined);
+            },
+        };
+        const ctx = {
+            stateDir, agentFile: "/opt/agent.js", exclusive: <T>(fn: () => Promise<T>) => fn(),
+            ipvs: async () => {
+                if (++calls === 2) throw new Error("list destinations: ENOBUFS");
+                return kernel;
+            },
+        };
+        const daemon = new HealthDaemon(ctx as never, { log: (l) => lines.push(l), pollMs: 100 });
+        const back = `set weight of real server 127.0.0.1:${port} of tcp/10.0.0.226:80 0 -> 5`;
+        try {
+            await daemon.start();
+            // The check passes within a second; its write fails; nothing changes after that.
+            const deadline = Date.now() + 15_000;
+            while (!lines.includes(back) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+            expect(lines, lines.join("\n")).toContain(back);
+            expect(written).toEqual([expect.stringMatching(/^update destination 127\.0\.0\.1:/)]);
+            expect(lines.filter((l) => l.startsWith("could not apply health changes"))).toEqual([
+                "could not apply health changes (trying again within 5 s): list destinations: ENOBUFS"]);
+        } finally {
+            await daemon.stop();
+            server.close();
+            fs.rmSync(stateDir, { recursive: true, force: true });
+        }
+    }, 20_000);
 });

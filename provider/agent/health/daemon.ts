@@ -200,7 +200,11 @@ export class HealthDaemon {
                     await new Promise((resolve) => setTimeout(resolve, politeMs));
                 }
             } catch (e) {
-                this.log(`could not apply health changes (trying again with the next change): ${(e as Error).message}`);
+                // Every service again, with the details' next write (within 5 s): converging is idempotent,
+                // and a change that is not made now must not wait for the next change of state.
+                for (const key of Object.keys(this.record.services)) this.dirty.add(key);
+                this.detailsChanged = true;
+                this.log(`could not apply health changes (trying again within 5 s): ${(e as Error).message}`);
             } finally {
                 this.flushing = undefined;
             }
