@@ -190,6 +190,12 @@ describe("what the health daemon writes for a service", () => {
 });
 
 describe("the health daemon, against a fake kernel", () => {
+    it("cuts its cap of checks in flight while its event loop is busy, and grows it back when it is not", async () => {
+        const { nextCap } = await import("../../provider/agent/health/daemon");
+        expect([nextCap(200, 0.95), nextCap(200, 1), nextCap(20, 0.99), nextCap(16, 1)]).toEqual([133, 133, 16, 16]);
+        expect([nextCap(16, 0), nextCap(100, 0.79), nextCap(196, 0.1), nextCap(200, 0)]).toEqual([24, 108, 200, 200]);
+        expect([nextCap(100, 0.8), nextCap(100, 0.94)]).toEqual([100, 100]);
+    });
     it("retries a change it could not apply within 5 s, not at the next change of state", async () => {
         const net = await import("net");
         const fs = await import("fs");

@@ -6,6 +6,7 @@
 // when it changes (apply wrote it), and at start converges the table to what it knows, so a daemon
 // killed halfway through a change leaves nothing half-done once it is back.
 import * as fs from "fs";
+import { performance } from "perf_hooks";
 import * as model from "../../model";
 import type { HealthCheck, RealServer } from "../../model";
 import type { Context } from "../context";
@@ -32,6 +33,23 @@ interface Endpoint {
 /** At most this many checks in flight: past it, checks wait their turn (late rather than all timing out
  * at once on a director that cannot keep up). */
 const maxInFlight = 200;
+/** The fewest the cap comes down to (and where it starts): with a check's CPU in milliseconds, 16 at once
+ * stay well within any timeout, and fewer would only lose checks a second. */
+const minInFlight = 16;
+/** How often the daemon looks at how busy its event loop is, which its cap of checks in flight follows. */
+const busyEveryMs = 250;
+
+/** The cap of checks in flight after a look at how busy the event loop was since the last (its utilization,
+ * 0 to 1): cut by a third while it is busy 95% of the time or more, grown by 8 while it is busy under 80%;
+ * from minInFlight to maxInFlight. A check's time is the checks in flight over the checks done a second: on a
+ * director whose CPU cannot keep up, fewer at once keeps each one's time (and so what its timeout measures)
+ * the real server's, and checks come late instead of failing healthy servers. */
+export function nextCap(cap: number, busy: number): number {
+    if (busy >= 0.95) return Math.max(minInFlight, Math.floor(cap * 2 / 3));
+    if (busy < 0.8) return Math.min(maxInFlight, cap + 8);
+    return cap;
+}
+
 /** How long the daemon lets go of the node's lock between two of its writes, so an apply waiting for it
  * (which polls) gets its turn. */
 const politeMs = 300;
@@ -55,6 +73,11 @@ export class HealthDaemon {
     private stopped = false;
     private poller?: NodeJS.Timeout;
     private inFlight = 0;
+    /** Starts low and grows while the daemon is not busy (a thousand checks due at its start, after a reboot,
+     * would otherwise all be in flight before it knew whether the CPU keeps up). */
+    private cap = minInFlight;
+    private busyTimer?: NodeJS.Timeout;
+    private lateSince = 0;
     private queue: Array<() => void> = [];
     private readonly log: (line: string) => void;
 
@@ -76,6 +99,7 @@ export class HealthDaemon {
         // Details of checks that changed no state (a new result text) are written now and then.
         const details = setInterval(() => { if (this.detailsChanged) void this.flush(); }, 5000);
         details.unref?.();
+        this.watchBusy();
         this.log(`health daemon ${process.pid}: ${this.endpoints.size} endpoint(s) of ` +
             `${Object.keys(this.record.services).length} service(s)`);
     }
@@ -84,6 +108,7 @@ export class HealthDaemon {
     async stop(): Promise<void> {
         this.stopped = true;
         if (this.poller) clearInterval(this.poller);
+        clearTimeout(this.busyTimer);
         fs.rmSync(healthPidFile(this.ctx.stateDir), { force: true });
         for (const e of this.endpoints.values()) clearTimeout(e.timer);
         while (this.flushing) await this.flushing;
@@ -143,11 +168,12 @@ export class HealthDaemon {
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
         const started = Date.now();
         const u = e.users[0];
-        if (this.inFlight < maxInFlight) this.inFlight++;
+        if (this.inFlight < this.cap) this.inFlight++;
         else await new Promise<void>((resolve) => this.queue.push(resolve)); // handed its slot on release
         let r: Awaited<ReturnType<typeof runCheck>>;
         try { r = await runCheck(e.check, e.target, { address: u.rs.address, port: u.rs.port }); } finally {
-            const next = this.queue.shift();
+            // The slot goes to the next check in line, unless the cap has come down below what is in flight.
+            const next = this.inFlight <= this.cap ? this.queue.shift() : undefined;
             if (next) next(); else this.inFlight--;
         }
         if (this.stopped || this.endpoints.get(e.key) !== e) return;
@@ -186,6 +212,30 @@ export class HealthDaemon {
         }
         const wait = Math.max(0, e.check.interval * 1000 - (Date.now() - started));
         e.timer = setTimeout(() => void this.probe(e), wait);
+    }
+
+    /** Follows how busy the event loop is with the cap of checks in flight (nextCap), starts what waits
+     * when the cap grows, and says when checks start coming late and when they are on time again. */
+    private watchBusy(since = performance.eventLoopUtilization()): void {
+        this.busyTimer = setTimeout(() => {
+            if (this.stopped) return;
+            const now = performance.eventLoopUtilization();
+            const busy = performance.eventLoopUtilization(now, since).utilization;
+            this.cap = nextCap(this.cap, busy);
+            while (this.inFlight < this.cap && this.queue.length) { this.inFlight++; this.queue.shift()!(); }
+            // Late: checks wait for a slot while the daemon is busy and its cap a quarter or less (from 200, four
+            // busy looks in a row: not one busy moment). On time: none waits and the daemon is not busy.
+            if (busy >= 0.95 && this.cap <= maxInFlight / 4 && this.queue.length && !this.lateSince) {
+                this.lateSince = Date.now();
+                this.log(`checks are coming late: this director's CPU does not keep up with them (the daemon busy ` +
+                    `${Math.round(busy * 100)}% of the time); at most ${this.cap} checks at once until it does`);
+            } else if (this.lateSince && !this.queue.length && busy < 0.8) {
+                this.log(`checks are on time again, after ${((Date.now() - this.lateSince) / 1000).toFixed(0)} s`);
+                this.lateSince = 0;
+            }
+            this.watchBusy(now);
+        }, busyEveryMs);
+        this.busyTimer.unref?.();
     }
 
     /** Writes what changed: the health state first, then the kernel, under the node's lock. */
