@@ -60,6 +60,7 @@ export async function apply(c: Connection, changes: model.Change[]): Promise<mod
     const r = await (await agentFor(c)).request("apply", { changes });
     for (const w of r.warnings ?? []) await warn(`${target(c)}: ${w}`);
     for (const k of r.kept ?? []) trace(`${target(c)}: ${k}`);
+    if (r.together) trace(`${target(c)}: applied together with ${r.together - 1} other request(s)`);
     return r;
 }
 

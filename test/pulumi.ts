@@ -10,6 +10,8 @@ export interface Stack {
     dir: string;
     backend: string;
     run(...args: string[]): Promise<string>;
+    /** As run, with these environment variables besides the stack's (PULUMI_SKIP_CHECKPOINTS, say). */
+    runWith(env: Record<string, string>, ...args: string[]): Promise<string>;
     config(key: string, value: string, secret?: boolean): Promise<void>;
     stateFile(): string;
     /** What the provider traced (PULUMI_LVS_TRACE) since the stack was made: one line per event. */
@@ -31,10 +33,10 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
     const traceFile = path.join(backend, "trace.log");
     const env = { ...process.env, PULUMI_BACKEND_URL: backendUrl(backend), PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test",
         PULUMI_LVS_TRACE: traceFile };
-    const pulumi = (args: string[], input?: string) =>
+    const pulumi = (args: string[], input?: string, more: Record<string, string> = {}) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name],
-                { cwd: dir, env, maxBuffer: 64 << 20 },
+                { cwd: dir, env: { ...env, ...more }, maxBuffer: 64 << 20 },
                 (err, stdout, stderr) => (err
                     ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
             child.stdin?.end(input ?? "");
@@ -45,6 +47,7 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
             (err, stdout, stderr) => (err ? reject(new Error(`pulumi stack init: ${stdout}${stderr}`)) : resolve())));
     return {
         name, dir, backend, run,
+        runWith: (more, ...args) => pulumi(args, undefined, more),
         config: async (key, value, secret = false) => {
             // The value goes on stdin: it may start with a dash and must not show in a process listing.
             await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);

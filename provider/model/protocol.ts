@@ -42,6 +42,8 @@ export interface Report {
     warnings?: string[];
     /** Objects a delete left in place because other holders still declare them. */
     kept?: string[];
+    /** How many requests (this one among them) were applied together, when more than one. */
+    together?: number;
 }
 
 /** A service with its real servers, as the kernel has them (counters included). */

@@ -422,6 +422,54 @@ describe("host operations through the agent", () => {
     });
 });
 
+describe("requests that arrive together", () => {
+    // 10.2.2.1:80, its real servers 10.1.2.1-30: one request per real server, all sent at once (as a Pulumi
+    // run's resources send them), and one that declares 10.1.2.1 again with another weight.
+    const s = tcp("10.2.2.1", 80);
+    const rs = (j: number, weight = 1, holder = `test/rs${j}`) =>
+        ({ service: s, realServer: { address: `10.1.2.${j}`, weight }, holder });
+    type Together = Report & { together?: number };
+
+    test("are applied together, in the order they came; each is answered on its own, a refused one alone",
+        async () => {
+            await apply([{ service: s, holder: "test/svc" }]);
+            const sent = [...Array.from({ length: 15 }, (_, j) => rs(j + 1)), rs(1, 5, "test/other"),
+                ...Array.from({ length: 15 }, (_, j) => rs(j + 16))];
+            const replies = await Promise.allSettled(sent.map((c) => agent.request<Together>("apply", { changes: [c] })));
+            const refused = replies.flatMap((r, i) => (r.status === "rejected" ? [[i, (r.reason as Error).message]] : []));
+            expect(refused).toEqual([[15, expect.stringContaining(
+                "real server 10.1.2.1|80 of tcp/10.2.2.1:80 is held by test/rs1, which declared it with other " +
+                "settings (weight 1 -> 5 here)")]]);
+            const ok = replies.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+            // Each reply names its own real server only.
+            expect(ok.map((r) => r.actions)).toEqual(sent.filter((_, i) => i !== 15).map((c) =>
+                [`added real server ${c.realServer.address}:80 of tcp/10.2.2.1:80`]));
+            // The session wrote them one by one; the agent applied many at once.
+            expect(Math.max(...ok.map((r) => r.together ?? 1))).toBeGreaterThan(1);
+            const table = (await sh(host, "ipvsadm -Sn")).split("\n").filter((l) => l.startsWith("-a -t 10.2.2.1:80 ")).sort();
+            expect(table).toEqual(Array.from({ length: 30 }, (_, j) => `-a -t 10.2.2.1:80 -r 10.1.2.${j + 1}:80 -g -w 1`)
+                .sort());
+            const record = JSON.parse(await sh(host, "cat /var/lib/pulumi-lvs/desired.json"));
+            expect(record.holders["real server 10.1.2.1|80 of tcp/10.2.2.1:80"]).toEqual(["test/rs1"]);
+            expect(record.pending).toBeUndefined();
+        });
+
+    test("reads that arrive together are answered from one read, each with the services it asked for", async () => {
+        const other = tcp("10.2.2.2", 80);
+        await apply([{ service: other, holder: "test/svc" }]);
+        const asks = [[s], [other], [s, other], [tcp("10.2.2.99", 80)], undefined];
+        const replies = await Promise.all(asks.map((services) =>
+            agent.request<{ services: Array<{ address: string; realServers: unknown[] }> }>("state",
+                services ? { services } : {})));
+        const seen = replies.map((r) => r.services.map((x) => `${x.address} ${x.realServers.length}`)
+            .filter((x) => x.startsWith("10.2.2.")).sort());
+        expect(seen).toEqual([["10.2.2.1 30"], ["10.2.2.2 0"], ["10.2.2.1 30", "10.2.2.2 0"], [],
+            ["10.2.2.1 30", "10.2.2.2 0"]]);
+        await apply([{ deleteService: s, holder: "test/svc" }, { deleteService: other, holder: "test/svc" }]);
+        expect(await sh(host, "ipvsadm -Sn")).not.toContain("10.2.2.");
+    });
+});
+
 describe("a huge bad value never comes back whole", () => {
     // 10 MB of one character: every reply to a request carrying it must stay short (the agent caps the
     // error texts of a reply, main.ts capText), and the session must go on answering afterwards.

@@ -12,33 +12,41 @@ import { probe as probeHost } from "../host/probe";
 import { getSysctl, resolveSysctl } from "../host/sysctls";
 import { serviceHealthReport } from "../health/converge";
 import { loadHealth } from "../health/state";
+import { together } from "../together";
 import { keyOf } from "./table";
 import { fail, object, onlyKeys, serviceKey } from "./validate";
 
-/** The table (or the services asked for: those missing are left out), the timeouts and the daemons. */
+/** The table (or the services asked for: those missing are left out), the timeouts and the daemons.
+ * Requests for it that wait for the lock together are answered from one read. */
 export async function state(args: unknown, ctx: Context): Promise<Result<"state">> {
     const a = object(args ?? {}, "args");
     onlyKeys(a, ["services"], "args");
-    return ctx.exclusive(() => stateLocked(a, ctx));
-}
-
-async function stateLocked(a: Record<string, unknown>, ctx: Context): Promise<Result<"state">> {
-    const h = await ctx.ipvs();
-    let services = await h.services();
+    let wanted: Set<string> | undefined;
     if (a.services !== undefined) {
         if (!Array.isArray(a.services)) fail("services", "must be a list of services");
-        const wanted = new Set(a.services.map((k, i) => keyOf(serviceKey(k, `services[${i}]`))));
-        services = services.filter((s) => wanted.has(keyOf(s)));
+        wanted = new Set(a.services.map((k, i) => keyOf(serviceKey(k, `services[${i}]`))));
     }
-    const out: ServiceState[] = [];
-    for (const s of services) out.push({ ...s, realServers: await h.destinations(s) });
+    return together(ctx, "state", wanted, (asks) => stateLocked(asks, ctx));
+}
+
+/** One read for every request (each the services it asks for, undefined for all), one answer each. */
+async function stateLocked(asks: Array<Set<string> | undefined>, ctx: Context): Promise<Array<Result<"state">>> {
+    const h = await ctx.ipvs();
+    const union = asks.some((w) => !w) ? undefined : new Set(asks.flatMap((w) => [...w!]));
+    const read: ServiceState[] = [];
+    for (const s of await h.services())
+        if (!union || union.has(keyOf(s))) read.push({ ...s, realServers: await h.destinations(s) });
     const record = desired.load(ctx.stateDir), health = loadHealth(ctx.stateDir);
-    const asked = a.services === undefined ? undefined : new Set(services.map(keyOf));
-    const reports = Object.entries(record.services).filter(([k]) => !asked || asked.has(k))
-        .flatMap(([k, s]) => serviceHealthReport(k, s, health));
-    return { services: out, timeouts: await h.timeouts(), daemons: await h.daemons(), health: reports,
+    const shared = { timeouts: await h.timeouts(), daemons: await h.daemons(),
         ...(health.daemon ? { healthDaemon: { ...health.daemon, running: running(health.daemon.pid) } } : {}),
         ...(record.failover ? { failover: await failoverState(ctx.stateDir, record.failover) } : {}) };
+    return asks.map((wanted) => {
+        const services = wanted ? read.filter((s) => wanted.has(keyOf(s))) : read;
+        const asked = wanted && new Set(services.map(keyOf));
+        const reports = Object.entries(record.services).filter(([k]) => !asked || asked.has(k))
+            .flatMap(([k, s]) => serviceHealthReport(k, s, health));
+        return { services, ...shared, health: reports };
+    });
 }
 
 /** Whether a process of that pid runs the agent's health mode. */

@@ -1,0 +1,131 @@
+// npm run bench -- cluster: a cluster of services x real servers on director1 (bench/cluster: 100 x 10 = 1,101
+// resources, then 30 x 10 = 331) through the real Pulumi CLI and a file backend, in pulumi-lvs's resources
+// and on a provider that does nothing (the same graph: Pulumi's own cost, the floor), one after the other in
+// this one run; and `ipvsadm -R` of the same rules over one SSH exec. Each command is timed from start to
+// exit; `up` and `destroy` skip their preview (timed on its own, as preview). Prints a table per size, the
+// ratios to the floor, and how each command grows from the small size to the large. Asserts nothing but
+// that each command succeeded and that the kernel has the rules (or none) after each.
+import * as fs from "fs";
+import * as path from "path";
+import { closeLab, sh } from "../test/lab";
+import { labStackNamed, type Stack } from "../test/pulumi";
+
+const host = "director1";
+const program = path.join(__dirname, "..", "..", "bench", "cluster");
+const sizes = (process.env.SIZES ?? "100x10,30x10").split(",").map((s) => s.split("x").map(Number) as [number, number]);
+const forms = ["fine", "floor"] as const;
+type Form = (typeof forms)[number];
+
+const vip = (i: number) => `10.3.${i >> 8}.${(i & 255) + 1}`;
+const rules = (services: number, realServers: number) => Array.from({ length: services }, (_, i) =>
+    [`-A -t ${vip(i)}:80 -s wlc`, ...Array.from({ length: realServers },
+        (_, j) => `-a -t ${vip(i)}:80 -r 10.3.100.${j + 1}:80 -g -w 1`)].join("\n")).join("\n") + "\n";
+/** This benchmark's lines of the director's table. */
+const ours = async () => (await sh(host, "ipvsadm -Sn")).split("\n").filter((l) => / 10\.3\./.test(l));
+const clear = () => sh(host, `ipvsadm -Sn | awk '$1 == "-A" && $3 ~ /^10\\.3\\./ { print "-D", $2, $3 }' | ` +
+    "while read -r a; do ipvsadm $a; done");
+
+const skip = { PULUMI_SKIP_CHECKPOINTS: "true" };
+/** The commands, in the order run: name, how, and how many of the benchmark's rules the kernel has after. */
+const commands: Array<{ name: string; run(s: Stack): Promise<unknown>; after: "all" | "none" | "same" }> = [
+    { name: "preview", run: (s) => s.run("preview"), after: "none" },
+    { name: "up, creating everything", run: (s) => s.run("up", "--yes", "--skip-preview"), after: "all" },
+    { name: "up with no change", run: (s) => s.run("up", "--yes", "--skip-preview"), after: "same" },
+    { name: "refresh", run: (s) => s.run("refresh", "--yes", "--skip-preview"), after: "same" },
+    { name: "up changing one weight", run: async (s) => {
+        await s.config("weight", "2");
+        return s.run("up", "--yes", "--skip-preview");
+    }, after: "same" },
+    { name: "destroy (checkpoints skipped)", run: (s) => s.runWith(skip, "destroy", "--yes", "--skip-preview"),
+        after: "none" },
+    { name: "up, creating everything, checkpoints skipped",
+        run: (s) => s.runWith(skip, "up", "--yes", "--skip-preview"), after: "all" },
+    { name: "destroy", run: (s) => s.run("destroy", "--yes", "--skip-preview"), after: "none" },
+];
+
+const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+
+interface Run { times: number[]; stateBytes: number; resources: number }
+
+async function runForm(form: Form, services: number, realServers: number): Promise<Run> {
+    const stack = await labStackNamed(program, `bench-${form}-${services}x${realServers}`);
+    try {
+        await stack.config("form", form);
+        await stack.config("services", String(services));
+        await stack.config("realServers", String(realServers));
+        const times: number[] = [];
+        let stateBytes = 0, resources = 0;
+        for (const c of commands) {
+            const t0 = process.hrtime.bigint();
+            await c.run(stack);
+            times.push(seconds(t0));
+            if (c.name === "up, creating everything") {
+                const state = fs.readFileSync(stack.stateFile(), "utf8");
+                stateBytes = state.length;
+                resources = JSON.parse(state).checkpoint.latest.resources.length;
+            }
+            const want = form === "floor" || c.after === "none" ? 0 : services * (realServers + 1);
+            const have = (await ours()).length;
+            if (have !== want) throw new Error(`${form} ${services} x ${realServers}, after ${c.name}: ` +
+                `the director has ${have} of the benchmark's rules, not ${want}`);
+        }
+        return { times, stateBytes, resources };
+    } finally {
+        await stack.dispose();
+    }
+}
+
+async function ipvsadmRestore(services: number, realServers: number): Promise<number> {
+    await sh(host, "cat > /tmp/bench-cluster-rules", rules(services, realServers));
+    const times: number[] = [];
+    for (let r = 0; r < 3; r++) {
+        const t0 = process.hrtime.bigint();
+        await sh(host, "ipvsadm -R < /tmp/bench-cluster-rules");
+        times.push(seconds(t0));
+        const have = (await ours()).length;
+        if (have !== services * (realServers + 1)) throw new Error(`ipvsadm -R made ${have} rules`);
+        await clear();
+    }
+    await sh(host, "rm -f /tmp/bench-cluster-rules");
+    return median(times);
+}
+
+async function main(): Promise<void> {
+    await clear();
+    const results: Array<{ size: [number, number]; runs: Record<Form, Run>; restore: number }> = [];
+    for (const [services, realServers] of sizes) {
+        const runs = {} as Record<Form, Run>;
+        for (const form of forms) runs[form] = await runForm(form, services, realServers);
+        const restore = await ipvsadmRestore(services, realServers);
+        results.push({ size: [services, realServers], runs, restore });
+        const { fine, floor } = runs;
+        console.log(`\n${services} services x ${realServers} real servers on ${host}: ${fine.resources} resources ` +
+            `in the state (${services * (realServers + 1)} IPVS objects)`);
+        console.log(`| command | pulumi-lvs | floor | ratio |\n|---|---|---|---|`);
+        commands.forEach((c, k) => console.log(`| ${c.name} | ${fmt(fine.times[k])} s | ${fmt(floor.times[k])} s | ` +
+            `${(fine.times[k] / floor.times[k]).toFixed(2)} |`));
+        console.log(`| \`ipvsadm -R\` of the same ${services * (realServers + 1)} rules in one SSH exec (median of 3) | ` +
+            `${fmt(restore)} s | | |`);
+        const kib = (r: Run) => `${(r.stateBytes / 1024).toFixed(0)} KiB (${(r.stateBytes / r.resources / 1024)
+            .toFixed(2)} KiB per resource)`;
+        console.log(`state after create: pulumi-lvs ${kib(fine)}, floor ${kib(floor)}`);
+        console.log(`create / ipvsadm -R: ${(fine.times[1] / restore).toFixed(0)}x; ` +
+            `one weight / ipvsadm -R: ${(fine.times[4] / restore).toFixed(0)}x`);
+    }
+    if (results.length > 1) {
+        const [big, small] = results;
+        const objects = (r: (typeof results)[number]) => r.size[0] * (r.size[1] + 1);
+        console.log(`\ngrowth from ${small.size.join(" x ")} to ${big.size.join(" x ")} ` +
+            `(${(objects(big) / objects(small)).toFixed(2)}x the objects):`);
+        console.log(`| command | pulumi-lvs | floor |\n|---|---|---|`);
+        commands.forEach((c, k) => console.log(`| ${c.name} | ` +
+            `${(big.runs.fine.times[k] / small.runs.fine.times[k]).toFixed(2)}x | ` +
+            `${(big.runs.floor.times[k] / small.runs.floor.times[k]).toFixed(2)}x |`));
+        console.log(`| ipvsadm -R | ${(big.restore / small.restore).toFixed(2)}x | |`);
+    }
+    await closeLab();
+}
+
+main().catch(async (e) => { console.error(e); await clear().catch(() => undefined); process.exit(1); });
