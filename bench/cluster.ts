@@ -4,8 +4,8 @@
 // this one run; and `ipvsadm -R` of the same rules over one SSH exec. Each command is timed from start to
 // exit; `up` and `destroy` skip their preview (timed on its own, as preview). Prints a table per size, the
 // ratios to the floor, and how each command grows from the small size to the large. The engine's own
-// parallelism is left at its default (4 x this machine's CPUs), but for the last three commands (64). Asserts nothing but
-// that each command succeeded and that the kernel has the rules (or none) after each.
+// parallelism is left at its default (4 x this machine's CPUs), but for the last three commands (64).
+// Asserts nothing but that each command succeeded and that the kernel has the rules (or none) after each.
 import * as fs from "fs";
 import * as path from "path";
 import { closeLab, sh } from "../test/lab";
@@ -117,8 +117,8 @@ async function main(): Promise<void> {
         console.log(`| command | pulumi-lvs | floor | ratio |\n|---|---|---|---|`);
         commands.forEach((c, k) => console.log(`| ${c.name} | ${fmt(fine.times[k])} s | ${fmt(floor.times[k])} s | ` +
             `${(fine.times[k] / floor.times[k]).toFixed(2)} |`));
-        console.log(`| \`ipvsadm -R\` of the same ${services * (realServers + 1)} rules in one SSH exec (median of 3) | ` +
-            `${fmt(restore)} s | | |`);
+        console.log(`| \`ipvsadm -R\` of the same ${services * (realServers + 1)} rules in one SSH exec ` +
+            `(median of 3) | ${fmt(restore)} s | | |`);
         const kib = (r: Run) => `${(r.stateBytes / 1024).toFixed(0)} KiB (${(r.stateBytes / r.resources / 1024)
             .toFixed(2)} KiB per resource)`;
         console.log(`state after create: pulumi-lvs ${kib(fine)}, floor ${kib(floor)}`);

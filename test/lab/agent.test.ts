@@ -435,8 +435,10 @@ describe("requests that arrive together", () => {
             await apply([{ service: s, holder: "test/svc" }]);
             const sent = [...Array.from({ length: 15 }, (_, j) => rs(j + 1)), rs(1, 5, "test/other"),
                 ...Array.from({ length: 15 }, (_, j) => rs(j + 16))];
-            const replies = await Promise.allSettled(sent.map((c) => agent.request<Together>("apply", { changes: [c] })));
-            const refused = replies.flatMap((r, i) => (r.status === "rejected" ? [[i, (r.reason as Error).message]] : []));
+            const replies = await Promise.allSettled(sent.map((c) =>
+                agent.request<Together>("apply", { changes: [c] })));
+            const refused = replies.flatMap((r, i) =>
+                (r.status === "rejected" ? [[i, (r.reason as Error).message]] : []));
             expect(refused).toEqual([[15, expect.stringContaining(
                 "real server 10.1.2.1|80 of tcp/10.2.2.1:80 is held by test/rs1, which declared it with other " +
                 "settings (weight 1 -> 5 here)")]]);
@@ -446,9 +448,10 @@ describe("requests that arrive together", () => {
                 [`added real server ${c.realServer.address}:80 of tcp/10.2.2.1:80`]));
             // The session wrote them one by one; the agent applied many at once.
             expect(Math.max(...ok.map((r) => r.together ?? 1))).toBeGreaterThan(1);
-            const table = (await sh(host, "ipvsadm -Sn")).split("\n").filter((l) => l.startsWith("-a -t 10.2.2.1:80 ")).sort();
-            expect(table).toEqual(Array.from({ length: 30 }, (_, j) => `-a -t 10.2.2.1:80 -r 10.1.2.${j + 1}:80 -g -w 1`)
-                .sort());
+            const table = (await sh(host, "ipvsadm -Sn")).split("\n")
+                .filter((l) => l.startsWith("-a -t 10.2.2.1:80 ")).sort();
+            expect(table).toEqual(Array.from({ length: 30 },
+                (_, j) => `-a -t 10.2.2.1:80 -r 10.1.2.${j + 1}:80 -g -w 1`).sort());
             const record = JSON.parse(await sh(host, "cat /var/lib/pulumi-lvs/desired.json"));
             expect(record.holders["real server 10.1.2.1|80 of tcp/10.2.2.1:80"]).toEqual(["test/rs1"]);
             expect(record.pending).toBeUndefined();

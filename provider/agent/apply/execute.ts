@@ -154,7 +154,9 @@ async function execute(h: IpvsHandle, plan: Planned[], done: Planned[]):
             results.forEach((r, k) => (r ? (failed ??= { failure: r, at: batch[k] }) : done.push(batch[k])));
             i = j;
         } else {
-            try { await plan[i].host!(); done.push(plan[i]); } catch (e) { failed = { failure: e as Error, at: plan[i] }; }
+            try { await plan[i].host!(); done.push(plan[i]); } catch (e) {
+                failed = { failure: e as Error, at: plan[i] };
+            }
             i++;
         }
     }
