@@ -1,7 +1,9 @@
-// npm run bench -- cluster: a cluster of services x real servers on director1 (bench/cluster: 100 x 10 = 1,101
-// resources, then 30 x 10 = 331) through the real Pulumi CLI and a file backend, in pulumi-lvs's resources
-// and on a provider that does nothing (the same graph: Pulumi's own cost, the floor), one after the other in
-// this one run; and `ipvsadm -R` of the same rules over one SSH exec. Each command is timed from start to
+// npm run bench -- cluster: a cluster of services x real servers on director1 (bench/cluster: 100 x 10 = 1,100
+// IPVS objects, then 30 x 10) through the real Pulumi CLI and a file backend, in pulumi-lvs's resources in
+// both forms (fine: a RealServer each, 1,101 resources; coarse: a RealServers per service, 201) and each
+// form's graph on a provider that does nothing (Pulumi's own cost, the floor), one after the other in this
+// one run; and `ipvsadm -R` of the same rules over one SSH exec. FORMS=fine or FORMS=coarse runs one form
+// (and its floor); SIZES=100x10 one size. Each command is timed from start to
 // exit; `up` and `destroy` skip their preview (timed on its own, as preview). Prints a table per size, the
 // ratios to the floor, and how each command grows from the small size to the large. The engine's own
 // parallelism is left at its default (4 x this machine's CPUs), but for the last three commands (64).
@@ -14,8 +16,12 @@ import { labStackNamed, type Stack } from "../test/pulumi";
 const host = "director1";
 const program = path.join(__dirname, "..", "..", "bench", "cluster");
 const sizes = (process.env.SIZES ?? "100x10,30x10").split(",").map((s) => s.split("x").map(Number) as [number, number]);
-const forms = ["fine", "floor"] as const;
-type Form = (typeof forms)[number];
+/** Each form of pulumi-lvs's resources, and the no-op program of its graph. */
+const pairs = { fine: "floor", coarse: "coarse-floor" } as const;
+type Pair = keyof typeof pairs;
+type Form = Pair | (typeof pairs)[Pair];
+const chosen = (process.env.FORMS ?? "fine,coarse").split(",") as Pair[];
+for (const f of chosen) if (!(f in pairs)) throw new Error(`FORMS: "fine" and or "coarse", not ${JSON.stringify(f)}`);
 
 const vip = (i: number) => `10.3.${i >> 8}.${(i & 255) + 1}`;
 const rules = (services: number, realServers: number) => Array.from({ length: services }, (_, i) =>
@@ -77,7 +83,7 @@ async function runForm(form: Form, services: number, realServers: number): Promi
                 stateBytes = state.length;
                 resources = JSON.parse(state).checkpoint.latest.resources.length;
             }
-            const want = form === "floor" || c.after === "none" ? 0 : services * (realServers + 1);
+            const want = form.includes("floor") || c.after === "none" ? 0 : services * (realServers + 1);
             const have = (await ours()).length;
             if (have !== want) throw new Error(`${form} ${services} x ${realServers}, after ${c.name}: ` +
                 `the director has ${have} of the benchmark's rules, not ${want}`);
@@ -105,36 +111,40 @@ async function ipvsadmRestore(services: number, realServers: number): Promise<nu
 
 async function main(): Promise<void> {
     await clear();
-    const results: Array<{ size: [number, number]; runs: Record<Form, Run>; restore: number }> = [];
+    const results: Array<{ size: [number, number]; runs: Partial<Record<Form, Run>>; restore: number }> = [];
     for (const [services, realServers] of sizes) {
-        const runs = {} as Record<Form, Run>;
-        for (const form of forms) runs[form] = await runForm(form, services, realServers);
+        const runs: Partial<Record<Form, Run>> = {};
+        for (const pair of chosen) for (const form of [pair, pairs[pair]])
+            runs[form] = await runForm(form, services, realServers);
         const restore = await ipvsadmRestore(services, realServers);
         results.push({ size: [services, realServers], runs, restore });
-        const { fine, floor } = runs;
-        console.log(`\n${services} services x ${realServers} real servers on ${host}: ${fine.resources} resources ` +
-            `in the state (${services * (realServers + 1)} IPVS objects)`);
-        console.log(`| command | pulumi-lvs | floor | ratio |\n|---|---|---|---|`);
-        commands.forEach((c, k) => console.log(`| ${c.name} | ${fmt(fine.times[k])} s | ${fmt(floor.times[k])} s | ` +
-            `${(fine.times[k] / floor.times[k]).toFixed(2)} |`));
-        console.log(`| \`ipvsadm -R\` of the same ${services * (realServers + 1)} rules in one SSH exec ` +
-            `(median of 3) | ${fmt(restore)} s | | |`);
-        const kib = (r: Run) => `${(r.stateBytes / 1024).toFixed(0)} KiB (${(r.stateBytes / r.resources / 1024)
-            .toFixed(2)} KiB per resource)`;
-        console.log(`state after create: pulumi-lvs ${kib(fine)}, floor ${kib(floor)}`);
-        console.log(`create / ipvsadm -R: ${(fine.times[1] / restore).toFixed(0)}x; ` +
-            `one weight / ipvsadm -R: ${(fine.times[4] / restore).toFixed(0)}x`);
+        for (const pair of chosen) {
+            const ours = runs[pair]!, floor = runs[pairs[pair]]!;
+            console.log(`\n${services} services x ${realServers} real servers on ${host}, the ${pair} form: ` +
+                `${ours.resources} resources in the state (${services * (realServers + 1)} IPVS objects)`);
+            console.log(`| command | pulumi-lvs | floor | ratio |\n|---|---|---|---|`);
+            commands.forEach((c, k) => console.log(`| ${c.name} | ${fmt(ours.times[k])} s | ` +
+                `${fmt(floor.times[k])} s | ${(ours.times[k] / floor.times[k]).toFixed(2)} |`));
+            console.log(`| \`ipvsadm -R\` of the same ${services * (realServers + 1)} rules in one SSH exec ` +
+                `(median of 3) | ${fmt(restore)} s | | |`);
+            const kib = (r: Run) => `${(r.stateBytes / 1024).toFixed(0)} KiB (${(r.stateBytes / r.resources / 1024)
+                .toFixed(2)} KiB per resource)`;
+            console.log(`state after create: pulumi-lvs ${kib(ours)}, floor ${kib(floor)}`);
+            console.log(`create / ipvsadm -R: ${(ours.times[1] / restore).toFixed(1)}x; ` +
+                `one weight / ipvsadm -R: ${(ours.times[4] / restore).toFixed(1)}x`);
+        }
     }
     if (results.length > 1) {
         const [big, small] = results;
         const objects = (r: (typeof results)[number]) => r.size[0] * (r.size[1] + 1);
+        const forms = chosen.flatMap((p) => [p, pairs[p]]);
         console.log(`\ngrowth from ${small.size.join(" x ")} to ${big.size.join(" x ")} ` +
             `(${(objects(big) / objects(small)).toFixed(2)}x the objects):`);
-        console.log(`| command | pulumi-lvs | floor |\n|---|---|---|`);
+        console.log(`| command | ${forms.join(" | ")} |\n|---|${forms.map(() => "---|").join("")}`);
         commands.forEach((c, k) => console.log(`| ${c.name} | ` +
-            `${(big.runs.fine.times[k] / small.runs.fine.times[k]).toFixed(2)}x | ` +
-            `${(big.runs.floor.times[k] / small.runs.floor.times[k]).toFixed(2)}x |`));
-        console.log(`| ipvsadm -R | ${(big.restore / small.restore).toFixed(2)}x | |`);
+            `${forms.map((f) => `${(big.runs[f]!.times[k] / small.runs[f]!.times[k]).toFixed(2)}x`).join(" | ")} |`));
+        console.log(`| ipvsadm -R | ${(big.restore / small.restore).toFixed(2)}x |${forms.slice(1).map(() => " |")
+            .join("")}`);
     }
     await closeLab();
 }

@@ -1,4 +1,4 @@
-// What the five providers share: the checks of a declaration's fields, the holder each resource holds its
+// What the providers share: the checks of a declaration's fields, the holder each resource holds its
 // objects by, applying changes on a node, the diff in fields, and the addresses and sysctls several declare.
 import type * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "crypto";
@@ -66,12 +66,14 @@ export async function apply(c: Connection, changes: model.Change[]): Promise<mod
 
 /** What a dynamic provider sees for a value a preview does not know yet. */
 const unknownValue = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Whether a value (or anything in it) is one a preview does not know yet. */
+export const hasUnknowns = (v: unknown): boolean => JSON.stringify(v ?? null).includes(unknownValue);
 
 /** A valid declaration with ipvsadm's defaults filled in (wlc, weight 1, ...) as the kernel reports
  * them, so a plan after a refresh that found drift shows both values ("weight: 7 => 1"). */
 export function withDefaults(news: Record<string, unknown>, failures: Failure[],
     normal: (i: Record<string, unknown>) => object): Record<string, unknown> {
-    if (failures.length || JSON.stringify(news).includes(unknownValue)) return news;
+    if (failures.length || hasUnknowns(news)) return news;
     return { ...news, ...normal(news) };
 }
 
@@ -84,7 +86,7 @@ export function withDefaults(news: Record<string, unknown>, failures: Failure[],
 const declared = new Map<string, { settings: Record<string, unknown>; what: string }>();
 export function checkDuplicate(object: string, what: string, given: object, failures: Failure[]): void {
     const settings = given as Record<string, unknown>;
-    if (JSON.stringify(settings).includes(unknownValue)) return; // a preview's unknowns: compared once known
+    if (hasUnknowns(settings)) return; // a preview's unknowns: compared once known
     const first = declared.get(object);
     if (!first) { declared.set(object, { settings, what }); return; }
     const fields = model.differingFields(first.settings, settings);

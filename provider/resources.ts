@@ -2,9 +2,10 @@
 // serializes only a stub that requires this module by package name, so the code that refresh and delete
 // run is the installed package's, and no credential is ever captured in a closure: connections travel as
 // (secret) inputs. States already written call require("pulumi-lvs/lib/provider/resources")[kind]: this
-// path and these five names stay.
+// path and these names stay.
 export { director } from "./director";
 export { dosProtection } from "./dos-protection";
 export { realServer } from "./real-server";
 export { realServerNode } from "./real-server-node";
+export { realServers } from "./real-servers";
 export { virtualService } from "./virtual-service";

@@ -7,8 +7,9 @@ import { problemsOf, syncNames } from "./cluster-check";
 import type { ConnectionArgs } from "./connection";
 import { Director, type DirectorArgs, type SyncDaemon } from "./director";
 import { DosProtection, type DosProtectionArgs } from "./dos-protection";
-import { RealServer, type RealServerArgs } from "./real-server";
+import type { RealServerArgs } from "./real-server";
 import { RealServerNode } from "./real-server-node";
+import { RealServers } from "./real-servers";
 import { VirtualService, type VirtualServiceArgs } from "./virtual-service";
 
 export interface ClusterDirector {
@@ -94,7 +95,8 @@ export interface ClusterArgs {
 
 /**
  * A whole LVS cluster: a Director (and a backup Director), a DosProtection on each, each service as a
- * VirtualService on each director with its RealServers, and a RealServerNode per dr / tun host.
+ * VirtualService on each director with its real servers (one RealServers: one resource and one request
+ * for all of a service's, the plan showing each one's change), and a RealServerNode per dr / tun host.
  *
  * The whole declaration is checked first, as the resources' checks check theirs: an unknown key at any
  * level (a `schedular`, a `wieght` from a JSON config) is refused, naming it and the allowed keys, and
@@ -166,10 +168,7 @@ export class Cluster extends pulumi.ComponentResource {
                 const { realServers, ...settings } = s;
                 const service = new VirtualService(`${dname}-${sname}`, { ...settings, director });
                 (this.services[sname] ??= []).push(service);
-                for (const r of realServers) {
-                    const rname = `${dname}-${sname}-${r.address.replace(/:/g, "_")}${r.port ? `-${r.port}` : ""}`;
-                    new RealServer(rname, { ...r, service });
-                }
+                new RealServers(`${dname}-${sname}`, { service, realServers });
             }
         }
         this.nodes = {};

@@ -19,6 +19,8 @@ export { VirtualService } from "./virtual-service";
 export type { VirtualServiceArgs } from "./virtual-service";
 export { RealServer } from "./real-server";
 export type { HealthCheck, RealServerArgs, RealServerDrain, RealServerHealthState } from "./real-server";
+export { RealServers } from "./real-servers";
+export type { RealServerEntry, RealServersArgs } from "./real-servers";
 export { RealServerNode } from "./real-server-node";
 export type { RealServerNodeArgs } from "./real-server-node";
 export { DosProtection } from "./dos-protection";

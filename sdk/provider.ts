@@ -5,7 +5,7 @@ import { createHash } from "crypto";
 import * as model from "../provider/model";
 import type { ConnectionArgs } from "./connection";
 
-export type Kind = "director" | "virtualService" | "realServer" | "realServerNode" | "dosProtection";
+export type Kind = "director" | "virtualService" | "realServer" | "realServers" | "realServerNode" | "dosProtection";
 
 const providers = new Map<Kind, pulumi.dynamic.ResourceProvider>();
 

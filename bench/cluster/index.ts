@@ -1,8 +1,10 @@
 // The program of bench/cluster.ts: `services` virtual services on director1 (tcp 10.3.x.y:80, wlc), each with
 // `realServers` real servers (10.3.100.1-..., dr, weight 1; the first real server of the first service has
 // weight `weight`), under one Director. `form` says whose resources: "fine" is pulumi-lvs's Director,
-// VirtualService and RealServer; "floor" is the same graph (the same names, parents and dependencies) on a
-// dynamic provider that does nothing, each resource carrying only its identity: what Pulumi itself costs.
+// VirtualService and a RealServer each; "coarse" the same with each service's real servers as one
+// RealServers; "floor" and "coarse-floor" are the same graphs (the same names, parents and dependencies) on
+// a dynamic provider that does nothing, each resource carrying only its identity (and a list its entries):
+// what Pulumi itself costs.
 import * as pulumi from "@pulumi/pulumi";
 import * as lvs from "pulumi-lvs";
 import { connection } from "../../examples/lab";
@@ -45,4 +47,21 @@ if (form === "fine") {
             new Nothing("RealServer", `s${i}-r${j}`, { service: service.id.apply(() => key),
                 address: `10.3.100.${j + 1}`, weight: weight(i, j) }, { parent: service });
     }
-} else throw new Error(`config form: "fine" or "floor", not ${JSON.stringify(form)}`);
+} else if (form === "coarse") {
+    const director = new lvs.Director("director1", { connection: connection("director1") });
+    for (let i = 0; i < services; i++) {
+        const service = new lvs.VirtualService(`s${i}`,
+            { director, protocol: "tcp", address: vip(i), port: 80, scheduler: "wlc" });
+        new lvs.RealServers(`s${i}`, { service, realServers: Array.from({ length: realServers },
+            (_, j) => ({ address: `10.3.100.${j + 1}`, weight: weight(i, j) })) });
+    }
+} else if (form === "coarse-floor") {
+    const director = new Nothing("Director", "director1", { host: "director1" });
+    for (let i = 0; i < services; i++) {
+        const key = { protocol: "tcp", address: vip(i), port: 80 };
+        const service = new Nothing("VirtualService", `s${i}`, { ...key, scheduler: "wlc" }, { parent: director });
+        new Nothing("RealServers", `s${i}`, { service: service.id.apply(() => key),
+            realServers: Array.from({ length: realServers },
+                (_, j) => ({ address: `10.3.100.${j + 1}`, weight: weight(i, j) })) }, { parent: service });
+    }
+} else throw new Error(`config form: "fine", "floor", "coarse" or "coarse-floor", not ${JSON.stringify(form)}`);

@@ -77,7 +77,8 @@ if (stage.sync) {
             services: { web: { protocol: "tcp", address: "10.0.0.232", port: 80, scheduler: "rr", realServers } },
         });
     } else {
-        // What the Cluster above makes, declared resource by resource (same names, no component, no aliases).
+        // What the Cluster above makes, declared resource by resource (the same names, no component, no
+        // aliases), but each real server as a RealServer of its own where the Cluster has one RealServers.
         const directors = [
             new lvs.Director("c-director", {
                 connection: connection("director1"), ipForward: true,

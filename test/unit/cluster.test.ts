@@ -83,7 +83,12 @@ describe("Cluster", () => {
             .toEqual(["staging-backup-dos", "staging-director-dos"]);
         expect(byType(made, "VirtualService").map((s) => s.name).sort()).toEqual(
             ["staging-backup-site", "staging-backup-web", "staging-director-site", "staging-director-web"]);
-        expect(byType(made, "RealServer")).toHaveLength(6);
+        const lists = byType(made, "RealServers");
+        expect(lists.map((l) => [l.name, l.inputs.realServers.map((r: { address: string }) => r.address)]).sort())
+            .toEqual([
+                ["staging-backup-site", ["10.0.0.21", "10.0.0.22"]], ["staging-backup-web", ["10.1.0.21"]],
+                ["staging-director-site", ["10.0.0.21", "10.0.0.22"]], ["staging-director-web", ["10.1.0.21"]]]);
+        expect(byType(made, "RealServer")).toHaveLength(0);
         expect(byType(made, "RealServerNode")
             .map((n) => [n.name, n.inputs.forwarding, n.inputs.vips, n.inputs.arpInterface]).sort())
             .toEqual([
@@ -301,7 +306,7 @@ describe("Cluster", () => {
                 },
             },
         });
-        expect(byType(made, "RealServer")).toHaveLength(6);
+        expect(byType(made, "RealServers").flatMap((l) => l.inputs.realServers)).toHaveLength(6);
         // Only what is known now: an Output port hides the real servers' rules, not the service's scheduler check
         // of a plain value.
         const e = await failure({
