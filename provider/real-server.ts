@@ -22,7 +22,7 @@ const realServerSpec = (i: Record<string, any>) =>
     ({ address: i.address, port: i.port, ...model.pick(i, model.realServerSettingFields) }) as model.RealServerSpec;
 
 /** A declaration's check with its defaults, as the node records it (undefined: the service's default). */
-export const normalCheck = (i: Record<string, any>) =>
+const normalCheck = (i: Record<string, any>) =>
     (i.healthCheck === undefined ? undefined : model.normalizeHealthCheck(i.healthCheck));
 
 /** The change that declares a real server of `service`, with its check when it has one. */

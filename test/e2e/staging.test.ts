@@ -99,7 +99,7 @@ afterAll(async () => {
 
 test("preview changes nothing on any host", async () => {
     const out = await stack.run("preview", "--diff");
-    expect(out).toContain("+ 28 to create");
+    expect(out).toContain("+ 20 to create");
     expect(out).toMatch(/syncId\s*: 51/);
     expect(await scene()).toEqual(before);
 });
@@ -155,7 +155,7 @@ test("the stack's outputs list the VIPs, the real servers and the URLs", async (
 
 test("a second up changes nothing", async () => {
     const out = await stack.run("up", "--yes", "--expect-no-changes");
-    expect(out).toContain("28 unchanged");
+    expect(out).toContain("20 unchanged");
 });
 
 test("a web server killed by hand is quiesced by its checks, shows in refresh, and up starts it again", async () => {
