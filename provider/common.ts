@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { randomBytes } from "crypto";
 import { agentFor } from "./client";
+import { checkCredentials } from "./credentials";
 import { type FieldChange, withDetailedDiff } from "./detailed-diff";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -18,6 +19,12 @@ export type Failure = model.Failure;
 export const engineFields = ["__provider", "holder"];
 export function checkFields(news: Record<string, unknown>, allowed: readonly string[], failures: Failure[]): void {
     failures.push(...model.unknownFields(news, [...allowed, ...engineFields], "", "property"));
+}
+
+/** The failures of a connection: its fields, and the credentials it names in the stack's configuration. */
+export function checkConnection(c: unknown, failures: Failure[]): void {
+    model.checkConnection(c, "connection", failures);
+    checkCredentials(c, "connection", failures);
 }
 
 /** A failure for each of `fields` that is set and is not a boolean. */

@@ -5,8 +5,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
 import {
-    addressChanges, apply, type Check, checkBooleans, checkFields, type Diff, type Failure, fieldsDiff, heldAddresses,
-    holdAs, holderPair, plain,
+    addressChanges, apply, type Check, checkBooleans, checkConnection, checkFields, type Diff, type Failure,
+    fieldsDiff, heldAddresses, holdAs, holderPair, plain,
 } from "./common";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -18,7 +18,7 @@ export const director: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
         checkFields(news, directorFields, failures);
-        model.checkConnection(news.connection, "connection", failures);
+        checkConnection(news.connection, failures);
         if (news.timeouts !== undefined) failures.push(...model.validateTimeouts(news.timeouts));
         checkBooleans(news, ["ipForward", "ipv6Forward"], failures);
         if (news.addresses !== undefined && !Array.isArray(news.addresses))

@@ -3,8 +3,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
 import {
-    apply, type Check, checkFields, type Diff, type Failure, fieldsDiff, holdAs, holderPair, plain, restoreSysctls,
-    setSysctls,
+    apply, type Check, checkConnection, checkFields, type Diff, type Failure, fieldsDiff, holdAs, holderPair, plain,
+    restoreSysctls, setSysctls,
 } from "./common";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -33,7 +33,7 @@ export const dosProtection: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
         checkFields(news, ["connection", ...model.dosProtectionFields], failures);
-        model.checkConnection(news.connection, "connection", failures);
+        checkConnection(news.connection, failures);
         for (const f of model.dosProtectionFields) {
             const p = news[f] === undefined ? undefined : model.dosProblem(f, news[f]);
             if (p) failures.push({ property: f, reason: p });

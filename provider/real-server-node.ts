@@ -3,8 +3,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
 import {
-    addressChanges, apply, type Check, checkFields, type Diff, type Failure, fieldsDiff, heldAddresses, holdAs,
-    holderPair, plain, restoreSysctls, setSysctls, sorted, type Sysctls,
+    addressChanges, apply, type Check, checkConnection, checkFields, type Diff, type Failure, fieldsDiff,
+    heldAddresses, holdAs, holderPair, plain, restoreSysctls, setSysctls, sorted, type Sysctls,
 } from "./common";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -36,7 +36,7 @@ export const realServerNode: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
         checkFields(news, ["connection", "forwarding", "vips", "arpInterface", "sysctls"], failures);
-        model.checkConnection(news.connection, "connection", failures);
+        checkConnection(news.connection, failures);
         if (!forwardingOfNode.includes(news.forwarding)) failures.push({ property: "forwarding", reason:
             `${model.show(news.forwarding)} is not a forwarding method a real-server node takes part in (dr or tun)` });
         if (!Array.isArray(news.vips) || news.vips.length === 0)

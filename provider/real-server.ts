@@ -3,8 +3,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { agentFor } from "./client";
 import {
-    apply, changed, type Check, checkBooleans, checkDuplicate, checkFields, type Diff, type Failure, fieldsDiff,
-    holdAs, holderPair, liveService, pairs, plain, withDefaults,
+    apply, changed, type Check, checkBooleans, checkConnection, checkDuplicate, checkFields, type Diff, type Failure,
+    fieldsDiff, holdAs, holderPair, liveService, pairs, plain, withDefaults,
 } from "./common";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -76,7 +76,7 @@ export function checkRealServer(entry: Record<string, any>, svc: model.ServiceKe
 /** The failures of the connection and the service a real server's resource declares them of; the service
  * when it is right. */
 export function checkOwner(news: Record<string, any>, failures: Failure[]): model.ServiceKey | undefined {
-    model.checkConnection(news.connection, "connection", failures);
+    checkConnection(news.connection, failures);
     const svc = news.service as model.ServiceKey;
     const keyFailures = [...model.unknownFields(svc, model.serviceKeyFields, "service", "service identity field"),
         ...model.validateServiceKey(svc ?? {})];

@@ -1,6 +1,7 @@
 // SSH connections to nodes (ssh2): the arguments pulumi-command users know, the host key pinned
 // (an OpenSSH public key or a SHA256 fingerprint), an optional jump host, and dial retries with backoff.
 import * as crypto from "crypto";
+import { withCredentials } from "./credentials";
 import { Connection, parsePinnedKey, target } from "./model/connection";
 import { trace } from "./trace";
 import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from "ssh2";
@@ -69,7 +70,8 @@ export async function connect(c: Connection): Promise<Client> {
         { permanent: last?.permanent }));
 }
 
-async function dial(c: Connection): Promise<Client> {
+async function dial(declared: Connection): Promise<Client> {
+    const c = withCredentials(declared);
     const { Client } = require("ssh2") as typeof import("ssh2");
     let sock: ConnectConfig["sock"];
     let jump: Client | undefined;
@@ -109,7 +111,8 @@ async function dial(c: Connection): Promise<Client> {
             if (e.level === "client-authentication")
                 return reject(permanent(`authentication as ${c.user ?? "root"} failed: ` +
                     "the node accepted none of the credentials given " +
-                    `(privateKey, password, agentSocket); check them and that the user may log in`));
+                    `(${c.credentials === undefined ? "privateKey, password, agentSocket"
+                        : `${c.credentials} of the stack's configuration`}); check them and that the user may log in`));
             reject(e);
         });
         try {

@@ -2,8 +2,8 @@
 // firewall mark, with its scheduler and persistence. Its identity is the kernel's (canonical addresses).
 import type * as pulumi from "@pulumi/pulumi";
 import {
-    apply, type Check, checkBooleans, checkDuplicate, checkFields, type Diff, type Failure, fieldsDiff, holdAs,
-    holderPair, keyOf, liveService, pairs, plain, withDefaults,
+    apply, type Check, checkBooleans, checkConnection, checkDuplicate, checkFields, type Diff, type Failure,
+    fieldsDiff, holdAs, holderPair, keyOf, liveService, pairs, plain, withDefaults,
 } from "./common";
 import * as model from "./model";
 import { target, type Connection } from "./model";
@@ -41,7 +41,7 @@ export const virtualService: pulumi.dynamic.ResourceProvider = {
     async check(_olds, news): Promise<Check> {
         const failures: Failure[] = [];
         checkFields(news, virtualServiceFields, failures);
-        model.checkConnection(news.connection, "connection", failures);
+        checkConnection(news.connection, failures);
         const spec = serviceSpec(news);
         const persistence = news.persistence === undefined ? undefined
             : model.serviceAttributes.persistence.rule(news.persistence);

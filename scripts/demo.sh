@@ -30,7 +30,9 @@ pulumi stack select demo --create --non-interactive >/dev/null
 node -e 'const l = require(process.argv[1]); console.log(JSON.stringify(Object.fromEntries(Object.entries(l.hosts)
   .map(([k, h]) => [k, { host: h.host, port: h.port, hostKey: h.hostKey }]))))' "$run/lab.json" \
   | pulumi config set hosts
-pulumi config set --secret privateKey < "$(node -p "require('$run/lab.json').privateKeyPath")"
+# The key as the credentials examples/lab.ts names: in the stack's config only, never in a resource.
+pulumi config set --secret --path 'lvs:credentials.lab.privateKey' \
+  < "$(node -p "require('$run/lab.json').privateKeyPath")"
 lvs_step "pulumi up (the staging cluster, examples/staging)"
 pulumi up --yes --non-interactive --skip-preview --refresh --suppress-progress
 # director1 takes the VIPs once the VRRP election is over (both directors' keepalived start as backups).

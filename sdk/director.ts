@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as model from "../provider/model";
 import type { ConnectionArgs } from "./connection";
 import type { Inputs } from "./inputs";
-import { holderOf, provider, secretConnection, secretOutputs } from "./provider";
+import { holderOf, provider, secretConnection } from "./provider";
 
 export interface DirectorArgs {
     /** How to reach the director. */
@@ -74,6 +74,6 @@ export class Director extends pulumi.dynamic.Resource {
             sync: undefined, vrrp: undefined, ...args, connection: secretConnection(args.connection),
             holder: holderOf("director", name, opts),
             kernel: undefined, ipvsVersion: undefined, agentVersion: undefined,
-        }, secretOutputs(opts), "lvs", "Director");
+        }, opts, "lvs", "Director");
     }
 }

@@ -5,7 +5,7 @@ import type * as model from "../provider/model";
 import type { ConnectionArgs } from "./connection";
 import type { Director } from "./director";
 import type { Inputs } from "./inputs";
-import { holderOf, provider, secretOutputs } from "./provider";
+import { holderOf, provider } from "./provider";
 
 export type { DefenseMode } from "../provider/model";
 
@@ -22,6 +22,6 @@ export class DosProtection extends pulumi.dynamic.Resource {
         const o = { parent: director, ...opts };
         super(provider("dosProtection"), name,
             { ...rest, connection: director.connection, holder: holderOf("dosProtection", name, o) },
-            secretOutputs(o), "lvs", "DosProtection");
+            o, "lvs", "DosProtection");
     }
 }

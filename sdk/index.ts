@@ -11,6 +11,8 @@ export type {
     SorryServerSpec as SorryServer, Tunnel,
 } from "../provider/model";
 export type { ConnectionArgs } from "./connection";
+/** A connection as the resources take it (its key and password secrets), for a resource of your own. */
+export { secretConnection } from "./provider";
 export { Director } from "./director";
 export type {
     DirectorAddress, DirectorArgs, DirectorSync, Failover, FailoverState, SyncDaemon, SyncDaemonState,

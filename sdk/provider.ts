@@ -23,6 +23,8 @@ export function provider(kind: Kind): pulumi.dynamic.ResourceProvider {
 
 function stub(kind: Kind): pulumi.dynamic.ResourceProvider {
     return {
+        // The stack's configuration, where named credentials are (provider/credentials.ts).
+        configure: async (req) => require("pulumi-lvs/lib/provider/resources").configure(req),
         check: (olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].check(olds, news),
         diff: (id, olds, news) => require("pulumi-lvs/lib/provider/resources")[kind].diff(id, olds, news),
         create: (inputs) => require("pulumi-lvs/lib/provider/resources")[kind].create(inputs),
@@ -32,9 +34,16 @@ function stub(kind: Kind): pulumi.dynamic.ResourceProvider {
     };
 }
 
-/** The credentials of a connection become secrets, in the inputs and in the state. */
+/**
+ * The credentials of a connection become secrets, in the inputs and in the state; a connection that names
+ * credentials of the stack's configuration holds none, and stays readable. The engine marks an output secret
+ * when its input held a secret, so the connection a Director passes on to the resources on it is secret
+ * exactly when this one is.
+ */
 export function secretConnection(c: pulumi.Input<ConnectionArgs>): pulumi.Input<ConnectionArgs> {
-    if (pulumi.Output.isInstance(c) || typeof (c as PromiseLike<unknown>).then === "function") return pulumi.secret(c);
+    if (pulumi.Output.isInstance(c) || typeof (c as PromiseLike<unknown>).then === "function")
+        return pulumi.output(c).apply((v) => (holdsCredentials(v) ? pulumi.secret(v) : pulumi.output(v))) as
+            pulumi.Input<ConnectionArgs>;
     const plain = c as ConnectionArgs;
     const secret = <T>(v: pulumi.Input<T> | undefined) => (v === undefined ? undefined : pulumi.secret(v));
     const secrets = Object.fromEntries(model.secretConnectionFields.map((f) => [f, secret(plain[f])]));
@@ -62,6 +71,7 @@ export function holderOf(kind: Kind, name: string, opts?: pulumi.CustomResourceO
         `${kind}/${createHash("sha256").update(`${p}\0${kind}\0${name}`).digest("hex").slice(0, 16)}`);
 }
 
-/** The options of a resource, with its connection among the secret outputs. */
-export const secretOutputs = (opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions =>
-    ({ ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] });
+/** Whether a connection (or its jump host) carries a key or password itself. */
+function holdsCredentials(c: pulumi.Unwrap<ConnectionArgs>): boolean {
+    return model.secretConnectionFields.some((f) => c[f] !== undefined) || (!!c.proxy && holdsCredentials(c.proxy));
+}

@@ -1,7 +1,7 @@
 // RealServerNode: the real-server side of direct routing and tunnelling, on the real server's own host.
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
-import { holderOf, provider, secretConnection, secretOutputs } from "./provider";
+import { holderOf, provider, secretConnection } from "./provider";
 
 export interface RealServerNodeArgs {
     /** How to reach the real server. */
@@ -28,6 +28,6 @@ export class RealServerNode extends pulumi.dynamic.Resource {
         const holder = holderOf("realServerNode", name, opts);
         super(provider("realServerNode"), name,
             { ...args, connection: secretConnection(args.connection), holder, sysctls: undefined },
-            secretOutputs(opts), "lvs", "RealServerNode");
+            opts, "lvs", "RealServerNode");
     }
 }

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as model from "../provider/model";
 import type { ConnectionArgs } from "./connection";
 import type { Inputs } from "./inputs";
-import { holderOf, provider, secretOutputs } from "./provider";
+import { holderOf, provider } from "./provider";
 import type { VirtualService } from "./virtual-service";
 
 export interface RealServerArgs extends Inputs<model.RealServerSpec> {
@@ -59,6 +59,6 @@ export class RealServer extends pulumi.dynamic.Resource {
         const o = { parent: service, ...opts };
         super(provider("realServer"), name,
             { ...rest, service: service.key, connection: service.connection, holder: holderOf("realServer", name, o) },
-            secretOutputs(o), "lvs", "RealServer");
+            o, "lvs", "RealServer");
     }
 }

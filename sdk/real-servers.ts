@@ -3,7 +3,7 @@
 // address:port, as it would show each RealServer's.
 import * as pulumi from "@pulumi/pulumi";
 import type { ConnectionArgs } from "./connection";
-import { holderOf, provider, secretOutputs } from "./provider";
+import { holderOf, provider } from "./provider";
 import type { RealServerArgs, RealServerHealthState } from "./real-server";
 import type { VirtualService } from "./virtual-service";
 
@@ -35,6 +35,6 @@ export class RealServers extends pulumi.dynamic.Resource {
         const o = { parent: service, ...opts };
         super(provider("realServers"), name,
             { ...rest, service: service.key, connection: service.connection, holder: holderOf("realServers", name, o) },
-            secretOutputs(o), "lvs", "RealServers");
+            o, "lvs", "RealServers");
     }
 }

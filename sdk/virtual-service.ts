@@ -6,7 +6,7 @@ import type { ConnectionArgs } from "./connection";
 import type { Director } from "./director";
 import type { Inputs } from "./inputs";
 import type { HealthCheck } from "./real-server";
-import { holderOf, provider, secretOutputs } from "./provider";
+import { holderOf, provider } from "./provider";
 
 export interface VirtualServiceArgs extends Inputs<model.ServiceSpec>,
     Inputs<Omit<model.ServiceHealthSpec, "healthCheck">> {
@@ -34,7 +34,7 @@ export class VirtualService extends pulumi.dynamic.Resource {
         const o = { parent: director, ...opts };
         super(provider("virtualService"), name,
             { ...rest, connection: director.connection, holder: holderOf("virtualService", name, o) },
-            secretOutputs(o), "lvs", "VirtualService");
+            o, "lvs", "VirtualService");
         this.key = pulumi.all([this.protocol, this.address, this.port, this.fwmark, this.family])
             .apply(([protocol, address, port, fwmark, family]) => (fwmark !== undefined && fwmark !== null
                 ? { fwmark, ...(family ? { family } : {}) } : { protocol, address, port }) as model.ServiceKey);

@@ -10,9 +10,12 @@ export interface Stack {
     dir: string;
     backend: string;
     run(...args: string[]): Promise<string>;
+    /** As run, its output followed by what it wrote on stderr (the engine's logs with --logtostderr). */
+    runLogged(...args: string[]): Promise<string>;
     /** As run, with these environment variables besides the stack's (PULUMI_SKIP_CHECKPOINTS, say). */
     runWith(env: Record<string, string>, ...args: string[]): Promise<string>;
-    config(key: string, value: string, secret?: boolean): Promise<void>;
+    /** Sets a config value (`path`: the key is a path into an object, as `pulumi config set --path`). */
+    config(key: string, value: string, secret?: boolean, path?: boolean): Promise<void>;
     stateFile(): string;
     /** What the provider traced (PULUMI_LVS_TRACE) since the stack was made: one line per event. */
     trace(): string[];
@@ -33,12 +36,13 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
     const traceFile = path.join(backend, "trace.log");
     const env = { ...process.env, PULUMI_BACKEND_URL: backendUrl(backend), PULUMI_CONFIG_PASSPHRASE: "pulumi-lvs-test",
         PULUMI_LVS_TRACE: traceFile };
-    const pulumi = (args: string[], input?: string, more: Record<string, string> = {}) =>
+    const pulumi = (args: string[], input?: string, more: Record<string, string> = {}, withStderr = false) =>
         new Promise<string>((resolve, reject) => {
             const child = execFile("pulumi", [...args, "--non-interactive", "--stack", name],
-                { cwd: dir, env: { ...env, ...more }, maxBuffer: 64 << 20 },
+                { cwd: dir, env: { ...env, ...more }, maxBuffer: 256 << 20 },
                 (err, stdout, stderr) => (err
-                    ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`)) : resolve(stdout)));
+                    ? reject(new Error(`pulumi ${args.join(" ")} failed:\n${stdout}\n${stderr}`))
+                    : resolve(withStderr ? stdout + stderr : stdout)));
             child.stdin?.end(input ?? "");
         });
     const run = (...args: string[]) => pulumi(args);
@@ -47,10 +51,11 @@ export async function newStack(dir: string, name = "test"): Promise<Stack> {
             (err, stdout, stderr) => (err ? reject(new Error(`pulumi stack init: ${stdout}${stderr}`)) : resolve())));
     return {
         name, dir, backend, run,
+        runLogged: (...args) => pulumi(args, undefined, {}, true),
         runWith: (more, ...args) => pulumi(args, undefined, more),
-        config: async (key, value, secret = false) => {
+        config: async (key, value, secret = false, path = false) => {
             // The value goes on stdin: it may start with a dash and must not show in a process listing.
-            await pulumi(["config", "set", key, ...(secret ? ["--secret"] : [])], value);
+            await pulumi(["config", "set", key, ...(secret ? ["--secret"] : []), ...(path ? ["--path"] : [])], value);
         },
         dispose: async () => {
             await run("destroy", "--yes", "--skip-preview").catch(() => undefined);
@@ -89,7 +94,8 @@ export async function labStackNamed(dir: string, name: string): Promise<Stack> {
     const pinned = Object.fromEntries(Object.entries(hosts).map(([k, h]) =>
         [k, { host: h.host, port: h.port, hostKey: h.hostKey }]));
     await stack.config("hosts", JSON.stringify(pinned));
-    await stack.config("privateKey", fs.readFileSync(privateKeyPath, "utf8"), true);
+    // examples/lab.ts names these credentials: the state holds the name, the stack's config the key.
+    await stack.config("lvs:credentials.lab.privateKey", fs.readFileSync(privateKeyPath, "utf8"), true, true);
     return stack;
 }
 

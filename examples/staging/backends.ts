@@ -10,13 +10,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { ConnectionArgs } from "pulumi-lvs";
+import { type ConnectionArgs, secretConnection } from "pulumi-lvs";
 
 /**
  * What Pulumi serializes into the state: a stub that requires the implementation by package name when
  * it runs (as the SDK's own resources do), so nothing of this program, and no credential, is captured.
+ * Its configure hands the stack's configuration to pulumi-lvs's SSH, which finds the named credentials there.
  */
 const provider: pulumi.dynamic.ResourceProvider = {
+    configure: async (req) => require("pulumi-lvs/lib/provider/resources").configure(req),
     check: (olds, news) => require("pulumi-lvs/examples/staging/web-server").check(olds, news),
     diff: (id, olds, news) => require("pulumi-lvs/examples/staging/web-server").diff(id, olds, news),
     create: (inputs) => require("pulumi-lvs/examples/staging/web-server").create(inputs),
@@ -25,7 +27,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 };
 
 export interface WebServerArgs {
-    /** How to reach the host (its credentials become secrets). */
+    /** How to reach the host (a key or password in it becomes a secret, as in the SDK's resources). */
     connection: pulumi.Input<ConnectionArgs>;
     /** The name it answers with, and its files' name on the host (/var/tmp/pulumi-lvs-staging/NAME.*). */
     name: pulumi.Input<string>;
@@ -41,7 +43,7 @@ export class WebServer extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: WebServerArgs, opts?: pulumi.CustomResourceOptions) {
         const script = fs.readFileSync(path.join(__dirname, "server.js"), "utf8");
-        super(provider, name, { ...args, connection: pulumi.secret(args.connection), script, pid: undefined },
-            { ...opts, additionalSecretOutputs: ["connection"] }, "staging", "WebServer");
+        super(provider, name, { ...args, connection: secretConnection(args.connection), script, pid: undefined },
+            opts, "staging", "WebServer");
     }
 }

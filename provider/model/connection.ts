@@ -18,6 +18,10 @@ export interface Connection {
     password?: string;
     /** Path of an ssh-agent socket (SSH_AUTH_SOCK). */
     agentSocket?: string;
+    /** The name of credentials in the stack's configuration, instead of privateKey, privateKeyPassword and
+     * password here: `lvs:credentials.NAME` (set with `pulumi config set --secret --path
+     * 'lvs:credentials.NAME.privateKey' -- "$(cat KEYFILE)"`). The state then holds only the name. */
+    credentials?: string;
     /** The node's host key, pinned: "ssh-ed25519 AAAA..." (as in known_hosts) or "SHA256:..." (ssh-keygen -lf).
      * Required unless insecureIgnoreHostKey. */
     hostKey?: string;
@@ -51,6 +55,7 @@ const connectionRules: Record<keyof Connection, FieldRule> = {
     privateKeyPassword: nonEmpty(false),
     password: nonEmpty(false),
     agentSocket: nonEmpty(true),
+    credentials: nonEmpty(true),
     hostKey: (v) => (v === "" ? undefined : pinnedKeyProblem(v)),
     insecureIgnoreHostKey: boolean,
     proxy: () => undefined, // a connection itself: checked in full below
@@ -79,8 +84,15 @@ export function checkConnection(c: unknown, property: string, failures: Failure[
         failures.push({ property: `${property}.hostKey`,
             reason: "pin the node's host key (an OpenSSH public key or its SHA256 fingerprint), " +
                 "or set insecureIgnoreHostKey" });
-    if (!o.privateKey && !o.password && !o.agentSocket)
-        failures.push({ property: `${property}`, reason: "give privateKey, password or agentSocket to log in with" });
+    if (!o.privateKey && !o.password && !o.agentSocket && !o.credentials)
+        failures.push({ property: `${property}`,
+            reason: "give credentials (named in the stack's configuration), privateKey, password or agentSocket " +
+                "to log in with" });
+    const inline = secretConnectionFields.filter((f) => o[f] !== undefined);
+    if (o.credentials !== undefined && inline.length)
+        failures.push({ property: `${property}.credentials`,
+            reason: `${show(o.credentials)} is given with ${inline.join(" and ")}: give the credentials either by ` +
+                "name (in the stack's configuration) or here, not both" });
     if (o.proxy !== undefined) checkConnection(o.proxy, `${property}.proxy`, failures);
     return failures;
 }

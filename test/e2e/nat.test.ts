@@ -1,7 +1,9 @@
 // examples/nat end to end through the real Pulumi CLI: preview touches nothing; up makes exactly the
 // declared table; traffic from the client is balanced round robin; a second up changes nothing; drift
 // made by hand shows in refresh and is repaired by up; a service made by hand is never touched;
-// destroy leaves the table as it was. The state holds no key material and a thin provider.
+// destroy leaves the table as it was. The key is given inline here (a secret input of every resource,
+// where the other examples' tests name the stack's credentials): the state holds no key material in
+// plaintext, and a thin provider.
 import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -23,6 +25,7 @@ let stack: Stack;
 const stops: Array<() => Promise<void>> = [];
 beforeAll(async () => {
     stack = await exampleStack("nat");
+    await stack.config("privateKey", fs.readFileSync(lab().privateKeyPath, "utf8"), true);
     await sh("director1", `ipvsadm -D -t ${vip} 2>/dev/null; ipvsadm -D -t 10.0.0.249:80 2>/dev/null; ` +
         `ipvsadm ${handMade}`);
     stops.push(await webServer("rs1", ["10.1.0.21:80", "10.1.0.21:8080"]),
@@ -98,6 +101,10 @@ test("neither the state nor Pulumi's logs hold key material, and the state holds
     const state = fs.readFileSync(stack.stateFile(), "utf8");
     const key = fs.readFileSync(lab().privateKeyPath, "utf8").split("\n")[1];
     expect(state).not.toContain(key);
+    const connections = JSON.parse(state).checkpoint.latest.resources
+        .map((r: { inputs?: { connection?: unknown } }) => r.inputs?.connection).filter(Boolean);
+    expect(connections.length).toBe(7);
+    for (const c of connections) expect(JSON.stringify(c)).toContain("ciphertext"); // the key, encrypted
     const logs = path.join(process.env.PULUMI_HOME!, "logs");
     const ours = fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`));
     expect(ours.length).toBeGreaterThan(0);

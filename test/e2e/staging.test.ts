@@ -185,7 +185,24 @@ test("neither the state nor Pulumi's logs hold key material, and the state holds
     for (const f of fs.readdirSync(logs).filter((f) => f.includes(`+${stack.name}-`)))
         expect(fs.readFileSync(path.join(logs, f), "utf8")).not.toContain(key);
     const resources = JSON.parse(state).checkpoint.latest.resources as Array<{ type: string;
-        inputs?: { __provider?: string } }>;
+        inputs?: { __provider?: string; connection?: Record<string, unknown> } }>;
+    // No resource carries the key, not even encrypted: each names the credentials of the stack's config.
+    const connected = resources.filter((r) => r.inputs?.connection);
+    // The cluster's 15 (a Director, a DosProtection, two VirtualServices and two RealServers per director,
+    // three RealServerNodes) and three WebServers.
+    expect(connected.length).toBe(18);
+    for (const r of connected) {
+        expect(r.inputs!.connection!.credentials).toBe("lab");
+        expect(Object.keys(r.inputs!.connection!)).not.toContain("privateKey");
+    }
+    // Pulumi's most verbose log names the key once per provider process: where the engine hands the stack's
+    // configuration to it (Configure). No resource's inputs or outputs carry it there either.
+    const verbose = (await stack.runLogged("preview", "-v=9", "--logtostderr", "--logflow")).split("\n");
+    const keyLines = verbose.filter((l) => l.includes(key.slice(0, 40)));
+    expect(verbose.length).toBeGreaterThan(1000);
+    expect(keyLines.length).toBeGreaterThan(0);
+    const configure = /Marshaling property for RPC\[Provider\[[^\]]*\]\.Configure\(\)\.inputs\]/;
+    for (const l of keyLines) expect(l).toMatch(configure);
     const servers = resources.filter((r) => r.type.endsWith(":WebServer"));
     expect(servers).toHaveLength(3);
     for (const r of servers) {

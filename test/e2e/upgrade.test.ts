@@ -3,7 +3,8 @@
 // test/upgrade is deployed with it through the real Pulumi CLI (its node_modules/pulumi-lvs points at that
 // build), and then, with the link gone (the program and the state's provider stub find this checkout), a
 // refresh and a preview show no change, an update of a weight and of an attribute the earlier build did
-// not have (DosProtection.sloppyTcp) reaches the kernel, and a destroy leaves
+// not have (DosProtection.sloppyTcp) reaches the kernel, the key moves from every resource (inline, as the
+// earlier build takes it) to the stack's credentials without a change on a node, and a destroy leaves
 // nothing of it on the nodes. Owns VIP 10.0.0.238 on director1 (ports 80, 81), rs1's back port 8238,
 // rs3's lo address 10.0.0.238, sync id 38.
 import { execFileSync } from "child_process";
@@ -11,7 +12,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { closeLab, sh } from "../lab";
+import { closeLab, lab, sh } from "../lab";
 import { labStack, Stack } from "../pulumi";
 
 const OLD = "7f3987d";
@@ -50,6 +51,8 @@ beforeAll(async () => {
     fs.rmSync(link, { force: true });
     fs.symlinkSync(old, link);
     stack = await labStack(program);
+    // The earlier build knows no named credentials: examples/lab.ts gives the key inline while this is set.
+    await stack.config("privateKey", fs.readFileSync(lab().privateKeyPath, "utf8"), true);
 });
 
 afterAll(async () => {
@@ -93,6 +96,22 @@ test("an earlier build's state refreshes, previews, updates and destroys with th
     expect(up).toMatch(/2 updated/);
     expect(await sloppy()).toBe("1\n");
     expect(await ours()).toContain(`-a -t ${vip}:80 -r 10.1.0.21:8238 -m -w 3`);
+
+    // The key leaves the resources for the stack's credentials: each resource's connection is updated in
+    // the state, and nothing on a node changes.
+    const table = await ours();
+    const encrypted = () => (JSON.parse(fs.readFileSync(stack.stateFile(), "utf8")).checkpoint.latest.resources as
+        Array<{ inputs?: { connection?: unknown } }>).filter((r) => JSON.stringify(r.inputs?.connection ?? "")
+        .includes("ciphertext")).length;
+    expect(encrypted()).toBe(7);
+    await stack.run("config", "rm", "privateKey");
+    const moved = await stack.run("preview", "--diff");
+    expect(moved).toContain('+ credentials: "lab"');
+    expect(moved).not.toMatch(/replace/);
+    expect(await stack.run("up", "--yes", "--skip-preview")).toMatch(/7 updated/);
+    expect(await ours()).toEqual(table);
+    expect(encrypted()).toBe(0);
+    await stack.run("preview", "--expect-no-changes");
 
     await stack.run("destroy", "--yes", "--skip-preview");
     expect(await ours()).toEqual([]);

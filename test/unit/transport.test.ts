@@ -9,6 +9,7 @@ import * as path from "path";
 import { Server } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tar } from "../../provider/client";
+import { setCredentials } from "../../provider/credentials";
 import { Connection, connect, fingerprint, hostKeyProblem, target } from "../../provider/ssh";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lvs-transport-"));
@@ -192,6 +193,22 @@ describe("against a real SSH server on loopback (ssh2's) with two host keys", ()
         expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: authentication as ops failed: ` +
             `the node accepted none of the credentials given ` +
             "(privateKey, password, agentSocket); check them and that the user may log in");
+    });
+
+    it("credentials named in the stack's configuration log in, and wrong ones are named as such", async () => {
+        setCredentials(JSON.stringify({ ops: { password: "secret" }, old: { password: "wrong" } }));
+        try {
+            const c = await connect(local({ hostKey: ed.line, password: undefined, credentials: "ops" }));
+            c.end();
+            expect(authed.at(-1)).toBe("ops");
+            const e = await connect(local({ hostKey: ed.line, password: undefined, credentials: "old",
+                dialRetries: 3 })).then(() => undefined, (err: Error) => err);
+            expect(e?.message).toBe(`cannot connect to ops@127.0.0.1:${port}: authentication as ops failed: ` +
+                "the node accepted none of the credentials given (old of the stack's configuration); " +
+                "check them and that the user may log in");
+        } finally {
+            setCredentials(undefined);
+        }
     });
 
     it("an unusable privateKey is named before anything is retried", async () => {
